@@ -1,0 +1,198 @@
+"""The ``mlsd`` command: stats, build-index, search, related.
+
+Library errors become ``Error: ...`` lines (click.ClickException); never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .corpus import load_corpus
+from .errors import MlsdError
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+def _corpus():
+    try:
+        return load_corpus()
+    except MlsdError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _engine(force: bool = False, quiet: bool = False):
+    """The search engine over the bundled data; rebuilds a stale index with a progress bar."""
+    from .embed import Embedder
+    from .index import IndexStaleError, load_index
+    from .search import open_engine
+
+    corpus = _corpus()
+    try:
+        needs_build = force
+        if not force:
+            try:
+                load_index(list(corpus.items), corpus.data_hash)
+            except IndexStaleError as exc:
+                needs_build = True
+                if not quiet:
+                    click.echo(f"Rebuilding the search index: {exc}.", err=True)
+        if not needs_build or quiet:
+            return open_engine(corpus, Embedder(), force=force)
+        with click.progressbar(length=len(corpus.items), label="Embedding", file=sys.stderr) as bar:
+            done = [0]
+
+            def progress(n: int, total: int) -> None:
+                bar.update(n - done[0])
+                done[0] = n
+
+            return open_engine(corpus, Embedder(), force=force, progress=progress)
+    except MlsdError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "--version", prog_name="mlsd")
+def cli() -> None:
+    """mlsd: explore ML system design topics, the interview flow and company case studies.
+
+    Everything written (the index) goes under $MLSD_HOME when it is set.
+
+    Example: mlsd search "cold start" --k 5
+    """
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+def stats(as_json: bool) -> None:
+    """Count steps, topics, companies, resources and questions in the bundled data.
+
+    Example: mlsd stats --json
+    """
+    data = _corpus().stats()
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    totals = data["totals"]
+    click.echo("Totals: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in totals.items()))
+    click.echo("\nResources by company:")
+    for name, count in data["by_company"].items():
+        click.echo(f"  {name:<28} {count:>4}")
+    click.echo("\nResources by kind:")
+    for name, count in data["by_kind"].items():
+        click.echo(f"  {name:<28} {count:>4}")
+    click.echo("\nTopic tree (root: topics, resources):")
+    for name, row in data["by_topic"].items():
+        click.echo(f"  {name:<40} {row['topics']:>3} {row['resources']:>4}")
+    click.echo("\nFlow steps (checklist items, resources, questions):")
+    for name, row in data["by_step"].items():
+        click.echo(f"  {name:<40} {row['checklist_items']:>3} {row['resources']:>4} {row['questions']:>4}")
+
+
+@cli.command("build-index")
+@click.option("--force", is_flag=True, help="Re-encode everything even if the index is current.")
+def build_index_command(force: bool) -> None:
+    """Build (or check) the search index under $MLSD_HOME/index.
+
+    Example: mlsd build-index --force
+    """
+    engine = _engine(force=force)
+    m = engine.index.manifest
+    click.echo(
+        f"Index {engine.status}: {m['item_count']} items, {m['index_type']}, model {m['model']}, "
+        f"in {engine.index.folder}"
+    )
+
+
+def _filters(types, companies, kinds, topics, steps, year_min, year_max):
+    from .search import Filters
+
+    return Filters(list(types), list(companies), list(kinds), list(topics), list(steps), year_min, year_max)
+
+
+def _print_hits(hits, as_json: bool, query: str | None = None) -> None:
+    if as_json:
+        payload = [h.to_dict() for h in hits]
+        click.echo(json.dumps({"query": query, "hits": payload} if query is not None else {"hits": payload}, ensure_ascii=False))
+        return
+    if not hits:
+        click.echo("No results.")
+        return
+    for n, h in enumerate(hits, start=1):
+        meta = " · ".join(x for x in (h.type, h.company, h.kind, str(h.year) if h.year else None) if x)
+        why = ", ".join(h.matched_terms) if h.matched_terms else "semantic"
+        click.echo(f"{n:>2}. {h.title}  [{meta}]  score {h.score:.3f}  ({why})")
+        click.echo(f"    {h.id}" + (f"  {h.url}" if h.url else ""))
+
+
+FILTER_OPTIONS = [
+    click.option("--type", "types", multiple=True, help="Item type: topic, step, question, resource (repeatable)."),
+    click.option("--company", "companies", multiple=True, help="Company name or alias (repeatable)."),
+    click.option("--kind", "kinds", multiple=True, help="Resource kind, e.g. talk-video (repeatable)."),
+    click.option("--topic", "topics", multiple=True, help="Topic id, subtree included (repeatable)."),
+    click.option("--step", "steps", multiple=True, help="Flow step id (repeatable)."),
+    click.option("--year-min", type=int, default=None, help="Earliest year."),
+    click.option("--year-max", type=int, default=None, help="Latest year."),
+]
+
+
+def _with_filters(func):
+    for option in reversed(FILTER_OPTIONS):
+        func = option(func)
+    return func
+
+
+@cli.command()
+@click.argument("query", required=False)
+@click.option("--k", default=10, show_default=True, type=click.IntRange(1, 1000), help="Number of results.")
+@click.option("--mode", type=click.Choice(["hybrid", "semantic", "keyword"]), default="hybrid", show_default=True)
+@_with_filters
+@click.option("--batch", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="File with one query per line.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per line with --batch).")
+def search(query, k, mode, types, companies, kinds, topics, steps, year_min, year_max, batch, as_json) -> None:
+    """Search topics, flow steps, questions and case studies.
+
+    Example: mlsd search "how does netflix pick artwork" --company Netflix --k 5
+    """
+    if (query is None) == (batch is None):
+        raise click.UsageError("Give either a QUERY or --batch FILE.")
+    engine = _engine(quiet=as_json)
+    filters = _filters(types, companies, kinds, topics, steps, year_min, year_max)
+    queries = [query] if batch is None else [line.rstrip("\n") for line in batch.read_text(encoding="utf-8").splitlines()]
+    try:
+        for q in queries:
+            if batch is not None and not q.strip():
+                continue
+            _print_hits(engine.search(q, k=k, mode=mode, filters=filters), as_json, q)
+    except MlsdError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cli.command()
+@click.argument("item_id")
+@click.option("--k", default=10, show_default=True, type=click.IntRange(1, 1000), help="Number of results.")
+@_with_filters
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def related(item_id, k, types, companies, kinds, topics, steps, year_min, year_max, as_json) -> None:
+    """Items nearest to ITEM_ID (a topic, step, question or resource id).
+
+    Example: mlsd related cold-start --type resource --k 5
+    """
+    engine = _engine(quiet=as_json)
+    try:
+        hits = engine.related(item_id, k=k, filters=_filters(types, companies, kinds, topics, steps, year_min, year_max))
+    except MlsdError as exc:
+        raise click.ClickException(str(exc)) from None
+    _print_hits(hits, as_json)
+
+
+def main() -> None:  # pragma: no cover - console script entry
+    cli()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

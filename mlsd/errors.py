@@ -1,0 +1,65 @@
+"""Typed errors of the library. Only the CLI and the pages turn them into messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class MlsdError(Exception):
+    """Base class for every error the library raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a data file, located precisely enough to fix it.
+
+    Attributes:
+        file: path of the file, as shown to the user (e.g. ``data/resources.yaml``).
+        line: 1-based line of the entry, or None when unknown.
+        entry: what the entry is, e.g. ``resource 'netflix-artwork'`` or ``entry #3``.
+        field: the field at fault, or None for the entry as a whole.
+        message: what is wrong, and how to fix it.
+    """
+
+    file: str
+    line: int | None
+    entry: str | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        if self.entry:
+            where.append(self.entry)
+        head = ", ".join(where)
+        if self.field:
+            return f"{head}: field '{self.field}' {self.message}"
+        return f"{head}: {self.message}"
+
+
+class CorpusError(MlsdError):
+    """The data files are malformed. Carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        if len(self.problems) == 1:
+            text = str(self.problems[0])
+        else:
+            text = f"{len(self.problems)} problems in the data files:\n" + "\n".join(
+                f"- {p}" for p in self.problems
+            )
+        super().__init__(text)
+
+
+class ModelMissingError(MlsdError):
+    """The packaged embedding model is not installed."""
+
+
+class SearchIndexError(MlsdError):
+    """The search index could not be read or built."""
+
+
+class QueryError(MlsdError):
+    """A search request is invalid (unknown filter value, unknown mode, unknown item)."""

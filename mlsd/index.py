@@ -1,0 +1,313 @@
+"""The vector index on disk: build, save atomically, load, and check against a manifest.
+
+Layout of the index folder (``$MLSD_HOME/index`` or the project's ``index/``)::
+
+    vectors-<sha12>.faiss    the FAISS index (inner product on unit vectors = cosine)
+    items-<sha12>.json       item ids in vector order, with a hash of the text embedded
+    projection-<sha12>.npy   2-D PCA coordinates of every item, for the map
+    manifest.json            written last: names the files above and their sha256
+
+The manifest is the commit point. Data files carry their content hash in their names, so a
+build that dies halfway leaves the previous manifest pointing at the previous, intact files.
+On load, the manifest is checked against the files (sha256), the model, and the current
+data (sha256 of the data the index was built from); any mismatch means rebuild.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import faiss
+import numpy as np
+
+from . import __version__, paths
+from .corpus import Item
+from .embed import DIMENSION, MODEL_NAME, Embedder
+from .errors import SearchIndexError
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+# Up to this many vectors an exact flat scan answers in a few milliseconds on 2 cores
+# (measured: benchmarks/bench_search.py); beyond it HNSW keeps latency flat.
+FLAT_MAX_ITEMS = 50_000
+HNSW_NEIGHBORS = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128
+
+Progress = Callable[[int, int], None]
+
+
+class IndexStaleError(SearchIndexError):
+    """The index on disk is missing, corrupted, or built from other data or another model."""
+
+
+@dataclass
+class LoadedIndex:
+    """A checked index in memory."""
+
+    faiss_index: faiss.Index
+    ids: list[str]
+    projection: np.ndarray
+    manifest: dict
+    folder: Path
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """All stored vectors, in item order (reconstructed from the FAISS index)."""
+        if not hasattr(self, "_vectors"):
+            self._vectors = self.faiss_index.reconstruct_n(0, self.faiss_index.ntotal)
+        return self._vectors
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over the target."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def make_faiss_index(vectors: np.ndarray) -> faiss.Index:
+    """Exact inner-product index for small corpora, HNSW for large ones."""
+    count, dim = vectors.shape
+    if count <= FLAT_MAX_ITEMS:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        index = faiss.IndexHNSWFlat(dim, HNSW_NEIGHBORS, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    if count:
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def project_2d(vectors: np.ndarray) -> np.ndarray:
+    """PCA to two dimensions (deterministic: signs fixed so the map does not flip)."""
+    if len(vectors) < 2:
+        return np.zeros((len(vectors), 2), dtype=np.float32)
+    centered = vectors - vectors.mean(axis=0, keepdims=True)
+    _, _, vt = np.linalg.svd(centered, full_matrices=False)
+    components = vt[:2]
+    signs = np.sign(components[np.arange(2), np.abs(components).argmax(axis=1)])
+    return (centered @ (components * signs[:, None]).T).astype(np.float32)
+
+
+def read_manifest(folder: Path) -> dict | None:
+    path = folder / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexStaleError(f"the manifest {path} is unreadable ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise IndexStaleError(f"the manifest {path} is not a JSON object")
+    return manifest
+
+
+def load_index(items: Sequence[Item], data_sha256: str, folder: Path | None = None) -> LoadedIndex:
+    """Load the index and check it against the manifest and the current items.
+
+    Raises:
+        IndexStaleError: with the reason, when the index is missing, corrupted or stale.
+    """
+    folder = Path(folder) if folder is not None else paths.index_dir()
+    manifest = read_manifest(folder)
+    if manifest is None:
+        raise IndexStaleError(f"no index has been built in {folder} yet")
+    expected = {"format_version": FORMAT_VERSION, "model": MODEL_NAME, "dimension": DIMENSION, "metric": "inner_product"}
+    for key, value in expected.items():
+        if manifest.get(key) != value:
+            raise IndexStaleError(f"the manifest's {key} is {manifest.get(key)!r}, expected {value!r}")
+    if manifest.get("data_sha256") != data_sha256:
+        raise IndexStaleError("the data changed since the index was built")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not {"vectors", "items", "projection"} <= files.keys():
+        raise IndexStaleError("the manifest does not list the index files")
+    for role, entry in files.items():
+        try:
+            path = folder / entry["name"]
+            if Path(entry["name"]).name != entry["name"]:
+                raise IndexStaleError(f"the manifest names a file outside the index folder: {entry['name']!r}")
+            if not path.exists():
+                raise IndexStaleError(f"the index file {path.name} is missing")
+            if file_sha256(path) != entry["sha256"]:
+                raise IndexStaleError(f"the index file {path.name} is corrupted (its sha256 does not match the manifest)")
+        except (KeyError, TypeError):
+            raise IndexStaleError(f"the manifest's entry for {role!r} is malformed") from None
+    try:
+        index = faiss.read_index(str(folder / files["vectors"]["name"]))
+        stored = json.loads((folder / files["items"]["name"]).read_text(encoding="utf-8"))
+        projection = np.load(folder / files["projection"]["name"], allow_pickle=False)
+    except Exception as exc:  # faiss raises RuntimeError, json ValueError, numpy ValueError/OSError
+        raise IndexStaleError(f"the index files could not be read ({type(exc).__name__}: {exc})") from None
+    ids = [entry["id"] for entry in stored]
+    if index.ntotal != len(ids) or manifest.get("item_count") != len(ids) or index.d != DIMENSION:
+        raise IndexStaleError("the index and its manifest disagree on the number of items")
+    current = [(item.id, text_hash(item.embedding_text())) for item in items]
+    if current != [(entry["id"], entry["text_sha"]) for entry in stored]:
+        raise IndexStaleError("the items in the index differ from the current data")
+    return LoadedIndex(index, ids, projection, manifest, folder)
+
+
+def _previous_vectors(folder: Path) -> dict[str, np.ndarray]:
+    """Vectors of the last good index, by text hash, so unchanged items are not re-encoded."""
+    try:
+        manifest = read_manifest(folder)
+        if not manifest or manifest.get("model") != MODEL_NAME or manifest.get("dimension") != DIMENSION:
+            return {}
+        files = manifest["files"]
+        index = faiss.read_index(str(folder / files["vectors"]["name"]))
+        stored = json.loads((folder / files["items"]["name"]).read_text(encoding="utf-8"))
+        if index.ntotal != len(stored):
+            return {}
+        vectors = index.reconstruct_n(0, index.ntotal)
+        return {entry["text_sha"]: vectors[i] for i, entry in enumerate(stored)}
+    except Exception:  # any damage just means: encode everything again
+        return {}
+
+
+def build_index(
+    items: Sequence[Item],
+    data_sha256: str,
+    embedder: Embedder,
+    folder: Path | None = None,
+    progress: Progress | None = None,
+    reuse: bool = True,
+) -> LoadedIndex:
+    """Embed the items (reusing vectors of unchanged texts), write the index, manifest last.
+
+    Args:
+        items: every item, in the order the vectors are stored.
+        data_sha256: hash of the data the items come from, recorded in the manifest.
+        embedder: the model.
+        folder: where to write; ``$MLSD_HOME/index`` by default.
+        progress: called with (done, total) while encoding.
+        reuse: reuse vectors from the previous index for texts that did not change.
+    """
+    folder = Path(folder) if folder is not None else paths.index_dir()
+    started = time.perf_counter()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SearchIndexError(f"cannot create the index folder {folder}: {exc}") from None
+    texts = [item.embedding_text() for item in items]
+    hashes = [text_hash(t) for t in texts]
+    known = _previous_vectors(folder) if reuse else {}
+    missing = [i for i, h in enumerate(hashes) if h not in known]
+    vectors = np.zeros((len(items), DIMENSION), dtype=np.float32)
+    for i, h in enumerate(hashes):
+        if h in known:
+            vectors[i] = known[h]
+    if missing:
+        encoded = embedder.encode([texts[i] for i in missing], progress=progress)
+        vectors[missing] = encoded
+    elif progress is not None:
+        progress(len(items), len(items))
+    return write_index(
+        vectors, [item.id for item in items], hashes, data_sha256, folder,
+        extra={"encoded": len(missing), "reused": len(items) - len(missing), "build_seconds": None}, started=started,
+    )
+
+
+def write_index(
+    vectors: np.ndarray,
+    ids: list[str],
+    hashes: list[str],
+    data_sha256: str,
+    folder: Path,
+    extra: dict | None = None,
+    started: float | None = None,
+) -> LoadedIndex:
+    """Write vectors, ids and projection under content-addressed names, then the manifest."""
+    index = make_faiss_index(vectors)
+    projection = project_2d(vectors)
+    blobs = {
+        "vectors": ("faiss", faiss.serialize_index(index).tobytes()),
+        "items": ("json", json.dumps([{"id": i, "text_sha": h} for i, h in zip(ids, hashes)]).encode("utf-8")),
+        "projection": ("npy", _npy_bytes(projection)),
+    }
+    files = {}
+    try:
+        for role, (suffix, data) in blobs.items():
+            sha = hashlib.sha256(data).hexdigest()
+            name = f"{role}-{sha[:12]}.{suffix}"
+            if not (folder / name).exists() or file_sha256(folder / name) != sha:
+                _atomic_write_bytes(folder / name, data)
+            files[role] = {"name": name, "sha256": sha}
+        info = dict(extra or {})
+        if started is not None:
+            info["build_seconds"] = round(time.perf_counter() - started, 3)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "model": MODEL_NAME,
+            "dimension": DIMENSION,
+            "metric": "inner_product",
+            "index_type": type(index).__name__,
+            "item_count": len(ids),
+            "data_sha256": data_sha256,
+            "package_version": __version__,
+            "built_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "files": files,
+            **info,
+        }
+        _atomic_write_bytes(folder / MANIFEST, json.dumps(manifest, indent=2).encode("utf-8"))
+    except OSError as exc:
+        raise SearchIndexError(f"cannot write the index in {folder}: {exc}") from None
+    _remove_unreferenced(folder, {entry["name"] for entry in files.values()})
+    return LoadedIndex(index, list(ids), projection, manifest, folder)
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _remove_unreferenced(folder: Path, keep: set[str]) -> None:
+    """Delete index files of older builds (and temp files of dead builds)."""
+    for path in folder.iterdir():
+        stem = path.name.split("-", 1)[0]
+        if path.name in keep or path.name == MANIFEST:
+            continue
+        stale_temp = path.name.startswith((".vectors", ".items", ".projection", ".manifest")) and _age(path) > 3600
+        if stem in {"vectors", "items", "projection"} or stale_temp:
+            try:
+                path.unlink()
+            except OSError:
+                pass
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0

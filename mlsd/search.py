@@ -1,0 +1,358 @@
+"""Semantic, keyword and hybrid search over every item, and related items.
+
+- Semantic: the query's embedding against the FAISS index (cosine on unit vectors).
+- Keyword: BM25 (the ``bm25s`` library) over the same text that is embedded, with English
+  stop words removed and Snowball stemming, so "recommendations" matches "recommendation".
+- Hybrid (default): reciprocal rank fusion, ``sum(1 / (60 + rank))`` over both rankings.
+  RRF is used rather than mixing raw scores because cosine (0..1) and BM25 (unbounded,
+  corpus-dependent) live on different scales; ranks do not, and RRF needs no tuning per
+  corpus. A query that no word matches is answered by semantics alone.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterable, Sequence
+
+import bm25s
+import faiss
+import numpy as np
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
+
+from .corpus import ITEM_TYPES, KIND_LABELS, KINDS, Corpus, Item
+from .embed import Embedder
+from .errors import QueryError
+from .index import IndexStaleError, LoadedIndex, build_index, load_index
+
+MODES = ("hybrid", "semantic", "keyword")
+RRF_K = 60
+MAX_QUERY_CHARS = 1000  # longer queries are cut: the model reads 256 tokens anyway
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+_STOPWORDS = frozenset(STOPWORDS_EN) | {"how", "what", "which", "does", "do", "why", "when", "who", "s"}
+
+
+class Tokenizer:
+    """Lowercase word tokens without stop words, Snowball-stemmed (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._stemmer = Stemmer.Stemmer("english")
+        self._lock = threading.Lock()
+
+    def words(self, text: str) -> list[str]:
+        return [w for w in _TOKEN.findall(text.lower()) if w not in _STOPWORDS and len(w) > 1 or w.isdigit()]
+
+    def stems(self, words: Sequence[str]) -> list[str]:
+        with self._lock:
+            return self._stemmer.stemWords(list(words))
+
+    def __call__(self, text: str) -> list[str]:
+        return self.stems(self.words(text))
+
+
+@dataclass
+class Filters:
+    """Restrict results. Every field is optional; values are checked against the corpus.
+
+    Attributes:
+        types: item types (topic, step, question, resource).
+        companies: company ids, names or aliases ("Facebook", "Meta", "netflix").
+        kinds: resource kinds (talk-video, or its label "Talk video").
+        topics: topic ids; an item matches when it belongs to the topic or its subtree.
+        steps: flow step ids; an item matches when it relates to one of them.
+        year_min, year_max: inclusive year range; items without a year are left out.
+    """
+
+    types: Sequence[str] = ()
+    companies: Sequence[str] = ()
+    kinds: Sequence[str] = ()
+    topics: Sequence[str] = ()
+    steps: Sequence[str] = ()
+    year_min: int | None = None
+    year_max: int | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.types or self.companies or self.kinds or self.topics or self.steps) and (
+            self.year_min is None and self.year_max is None
+        )
+
+
+@dataclass
+class Hit:
+    """One search result, with what is needed to show it and to explain why it matched."""
+
+    id: str
+    type: str
+    title: str
+    url: str | None
+    company: str | None
+    kind: str | None
+    year: int | None
+    summary: str
+    path: str
+    score: float
+    semantic_score: float | None = None
+    keyword_score: float | None = None
+    matched_terms: list[str] = field(default_factory=list)
+    signals: list[str] = field(default_factory=list)
+    source: str = "bundled"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class SearchEngine:
+    """Search and related items over a corpus and its checked index. Safe to share across threads."""
+
+    def __init__(self, corpus: Corpus, index: LoadedIndex, embedder: Embedder, status: str = "loaded") -> None:
+        self.corpus = corpus
+        self.index = index
+        self.embedder = embedder
+        self.status = status
+        self.items: list[Item] = [corpus.item_by_id[i] for i in index.ids]
+        self.position = {item.id: n for n, item in enumerate(self.items)}
+        self.tokenizer = Tokenizer()
+        tokens = [self.tokenizer(item.embedding_text()) for item in self.items]
+        self._doc_stems = [set(t) for t in tokens]
+        self._bm25 = bm25s.BM25()
+        self._bm25.index([t or [""] for t in tokens], show_progress=False)
+        # Columns for vectorized filtering.
+        self._types = np.array([i.type for i in self.items])
+        self._companies = np.array([i.company or "" for i in self.items], dtype=object)
+        self._kinds = np.array([i.kind or "" for i in self.items], dtype=object)
+        self._years = np.array([i.year if i.year is not None else np.nan for i in self.items], dtype=float)
+        self._by_topic: dict[str, list[int]] = {}
+        self._by_step: dict[str, list[int]] = {}
+        for n, item in enumerate(self.items):
+            for t in item.topics:
+                self._by_topic.setdefault(t, []).append(n)
+            for s in item.steps:
+                self._by_step.setdefault(s, []).append(n)
+        faiss.omp_set_num_threads(1)  # one thread answers a single query faster here
+
+    # -- filters -----------------------------------------------------------------------------
+    def check_filters(self, filters: Filters | None) -> Filters | None:
+        """Validate and normalize filter values; raise QueryError naming the bad value."""
+        if filters is None or filters.is_empty():
+            return None
+        corpus = self.corpus
+        types = []
+        for t in filters.types:
+            if t not in ITEM_TYPES:
+                raise QueryError(f"Unknown item type '{t}'. Use one of: {', '.join(ITEM_TYPES)}.")
+            types.append(t)
+        companies = []
+        for c in filters.companies:
+            cid = corpus.resolve_company(c)
+            if cid is None:
+                known = ", ".join(co.name for co in corpus.companies)
+                raise QueryError(f"Unknown company '{c}'. Use one of: {known}.")
+            companies.append(corpus.company_name(cid))
+        kinds = []
+        labels = {label.casefold(): kind for kind, label in KIND_LABELS.items()}
+        for k in filters.kinds:
+            kind = k if k in KINDS else labels.get(str(k).casefold())
+            if kind is None:
+                raise QueryError(f"Unknown kind '{k}'. Use one of: {', '.join(KINDS)}.")
+            kinds.append(kind)
+        for t in filters.topics:
+            if t not in corpus.topic_by_id:
+                raise QueryError(f"Unknown topic '{t}'. Use a topic id, e.g. '{corpus.topics[0].id}' (see `mlsd stats`).")
+        for s in filters.steps:
+            if s not in corpus.step_by_id:
+                raise QueryError(f"Unknown flow step '{s}'. Use one of: {', '.join(corpus.step_by_id)}.")
+        for name in ("year_min", "year_max"):
+            value = getattr(filters, name)
+            if value is not None and (not isinstance(value, (int, np.integer)) or isinstance(value, bool)):
+                raise QueryError(f"{name} must be a whole year, got {value!r}.")
+        return Filters(types, companies, kinds, list(filters.topics), list(filters.steps), filters.year_min, filters.year_max)
+
+    def _mask(self, filters: Filters | None) -> np.ndarray | None:
+        if filters is None:
+            return None
+        mask = np.ones(len(self.items), dtype=bool)
+        if filters.types:
+            mask &= np.isin(self._types, list(filters.types))
+        if filters.companies:
+            mask &= np.isin(self._companies, list(filters.companies))
+        if filters.kinds:
+            mask &= np.isin(self._kinds, list(filters.kinds))
+        if filters.topics:
+            wanted = np.zeros(len(self.items), dtype=bool)
+            for topic in filters.topics:
+                for t in self.corpus.subtree(topic):
+                    wanted[self._by_topic.get(t, [])] = True
+            mask &= wanted
+        if filters.steps:
+            wanted = np.zeros(len(self.items), dtype=bool)
+            for step in filters.steps:
+                wanted[self._by_step.get(step, [])] = True
+            mask &= wanted
+        if filters.year_min is not None:
+            mask &= self._years >= filters.year_min  # NaN compares False: no year, no match
+        if filters.year_max is not None:
+            mask &= self._years <= filters.year_max
+        return mask
+
+    # -- the two rankings -------------------------------------------------------------------------
+    def _semantic(self, vector: np.ndarray, pool: int, mask: np.ndarray | None) -> list[tuple[int, float]]:
+        index = self.index.faiss_index
+        total = index.ntotal
+        if total == 0:
+            return []
+        if mask is None:
+            scores, ids = index.search(vector, min(pool, total))
+        else:
+            allowed = np.flatnonzero(mask)
+            if len(allowed) == 0:
+                return []
+            if isinstance(index, faiss.IndexFlat) or len(allowed) <= 20 * pool:
+                # Exact scan of the allowed rows: cheap, and never misses a filtered match.
+                sims = self.index.vectors[allowed] @ vector[0]
+                top = np.argsort(-sims)[:pool]
+                return [(int(allowed[i]), float(sims[i])) for i in top]
+            params = faiss.SearchParametersHNSW(sel=faiss.IDSelectorBatch(allowed.astype(np.int64)), efSearch=max(pool, 128))
+            scores, ids = index.search(vector, min(pool, len(allowed)), params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def _keyword(self, stems: list[str], pool: int, mask: np.ndarray | None) -> list[tuple[int, float]]:
+        if not stems:
+            return []
+        scores = self._bm25.get_scores(stems)
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        positive = np.flatnonzero(scores > 0)
+        if len(positive) == 0:
+            return []
+        if len(positive) > pool:
+            positive = positive[np.argpartition(-scores[positive], pool - 1)[:pool]]
+        order = positive[np.argsort(-scores[positive], kind="stable")]
+        return [(int(i), float(scores[i])) for i in order]
+
+    # -- public API ---------------------------------------------------------------------------
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters | None = None) -> list[Hit]:
+        """Search every item.
+
+        Args:
+            query: free text; empty or whitespace gives no results.
+            k: number of hits wanted.
+            mode: ``hybrid`` (default), ``semantic`` or ``keyword``.
+            filters: optional restrictions (see ``Filters``).
+
+        Returns:
+            Up to k hits, best first.
+
+        Raises:
+            QueryError: unknown mode or filter value.
+        """
+        if mode not in MODES:
+            raise QueryError(f"Unknown mode '{mode}'. Use one of: {', '.join(MODES)}.")
+        if not isinstance(k, (int, np.integer)) or k < 1:
+            raise QueryError(f"k must be a positive whole number, got {k!r}.")
+        filters = self.check_filters(filters)
+        query = (query or "")[:MAX_QUERY_CHARS]
+        if not query.strip():
+            return []
+        mask = self._mask(filters)
+        pool = max(50, 3 * k)
+        words = self.tokenizer.words(query)
+        stems = self.tokenizer.stems(words)
+        semantic: list[tuple[int, float]] = []
+        keyword: list[tuple[int, float]] = []
+        if mode in ("hybrid", "semantic"):
+            semantic = self._semantic(self.embedder.encode_query(query), pool, mask)
+        if mode in ("hybrid", "keyword"):
+            keyword = self._keyword(stems, pool, mask)
+
+        sem_rank = {i: r for r, (i, _) in enumerate(semantic, start=1)}
+        kw_rank = {i: r for r, (i, _) in enumerate(keyword, start=1)}
+        sem_score = dict(semantic)
+        kw_score = dict(keyword)
+        if mode == "semantic":
+            ranked = [(i, s) for i, s in semantic]
+        elif mode == "keyword":
+            ranked = [(i, s) for i, s in keyword]
+        else:
+            fused: dict[int, float] = {}
+            for ranking in (sem_rank, kw_rank):
+                for i, r in ranking.items():
+                    fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + r)
+            best = 2.0 / (RRF_K + 1)  # first in both rankings: report it as 1.0
+            ranked = sorted(((i, s / best) for i, s in fused.items()), key=lambda p: (-p[1], sem_rank.get(p[0], 10**9)))
+        hits = []
+        for i, score in ranked[:k]:
+            matched = self._matched_terms(i, words, stems)
+            signals = []
+            if i in sem_rank and mode != "keyword":
+                signals.append("semantic")
+            if i in kw_rank and matched:
+                signals.append("keyword")
+            hits.append(self._hit(i, score, sem_score.get(i), kw_score.get(i), matched, signals))
+        return hits
+
+    def related(self, item_id: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
+        """The k items nearest to an item by embedding, the item itself left out.
+
+        Raises:
+            QueryError: the item id is unknown, or a filter value is.
+        """
+        if item_id not in self.position:
+            raise QueryError(f"Unknown item '{item_id}'. Use an id shown by `mlsd search ... --json`.")
+        filters = self.check_filters(filters)
+        mask = self._mask(filters)
+        position = self.position[item_id]
+        if mask is None:
+            mask = np.ones(len(self.items), dtype=bool)
+        mask = mask.copy()
+        mask[position] = False
+        vector = self.index.vectors[position : position + 1]
+        nearest = self._semantic(vector, k, mask)
+        return [self._hit(i, s, s, None, [], ["semantic"]) for i, s in nearest[:k]]
+
+    def _matched_terms(self, position: int, words: list[str], stems: list[str]) -> list[str]:
+        doc = self._doc_stems[position]
+        out = []
+        for word, stem in zip(words, stems):
+            if stem in doc and word not in out:
+                out.append(word)
+        return out
+
+    def _hit(self, position: int, score: float, semantic: float | None, keyword: float | None,
+             matched: list[str], signals: list[str]) -> Hit:
+        item = self.items[position]
+        return Hit(
+            id=item.id, type=item.type, title=item.title, url=item.url, company=item.company, kind=item.kind,
+            year=item.year, summary=item.summary, path=item.path, score=round(float(score), 4),
+            semantic_score=None if semantic is None else round(float(semantic), 4),
+            keyword_score=None if keyword is None else round(float(keyword), 4),
+            matched_terms=matched, signals=signals, source=item.source,
+        )
+
+
+def open_engine(
+    corpus: Corpus,
+    embedder: Embedder | None = None,
+    folder=None,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> SearchEngine:
+    """Load the index checked against the corpus; build or rebuild it when needed.
+
+    A missing, stale or corrupted index is rebuilt (never served, never a crash); the reason
+    is kept in ``engine.status``.
+    """
+    embedder = embedder or Embedder()
+    items = list(corpus.items)
+    status = "loaded"
+    if force:
+        index, status = None, "rebuilt on request"
+    else:
+        try:
+            index = load_index(items, corpus.data_hash, folder)
+        except IndexStaleError as exc:
+            index, status = None, f"rebuilt: {exc}"
+    if index is None:
+        index = build_index(items, corpus.data_hash, embedder, folder, progress=progress, reuse=not force)
+    return SearchEngine(corpus, index, embedder, status)
