@@ -1,0 +1,192 @@
+"""The app side's one helper module: cached loaders over the library, and small renderers.
+
+The library never imports streamlit; this module is the only place that wraps its loaders in
+``st.cache_resource``. Cache keys include the data hash, so edited data never meets a stale
+cached corpus or engine.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import streamlit as st
+
+from mlsd import paths
+from mlsd.corpus import Corpus, data_hash, load_corpus
+from mlsd.errors import MlsdError
+from mlsd.search import Filters, Hit, SearchEngine, open_engine
+
+TYPE_LABELS = {"topic": "Topic", "step": "Flow step", "question": "Question", "resource": "Case study"}
+TYPE_ICONS = {"topic": ":material/account_tree:", "step": ":material/route:", "question": ":material/help:",
+              "resource": ":material/article:"}
+
+
+@st.cache_resource(show_spinner=False)
+def _corpus(hash_key: str) -> Corpus:
+    return load_corpus()
+
+
+def corpus_or_stop() -> Corpus:
+    """The validated corpus, or an error message on the page (the rest of the app still works)."""
+    try:
+        return _corpus(data_hash(paths.DATA_DIR))
+    except MlsdError as exc:
+        st.error(f"The bundled data has a problem, so this page cannot be shown.\n\n{exc}", icon=":material/error:")
+        st.stop()
+
+
+class EngineLoader:
+    """Loads the index and the model in a background thread, once per server."""
+
+    def __init__(self, corpus: Corpus) -> None:
+        self.corpus = corpus
+        self.engine: SearchEngine | None = None
+        self.error: Exception | None = None
+        self.ready = threading.Event()
+        self.model_ready = threading.Event()
+        self.started = time.perf_counter()
+        self.seconds: float | None = None
+        self._thread = threading.Thread(target=self._run, name="mlsd-engine-loader", daemon=True)
+
+    def start(self) -> "EngineLoader":
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            self.engine = open_engine(self.corpus)
+            self.ready.set()
+            self.engine.embedder.load()  # so the first search does not wait for the model
+        except Exception as exc:  # shown on the page that needs the engine
+            self.error = exc
+        finally:
+            self.seconds = time.perf_counter() - self.started
+            self.ready.set()
+            self.model_ready.set()
+
+
+@st.cache_resource(show_spinner=False)
+def _engine_loader(hash_key: str) -> EngineLoader:
+    return EngineLoader(_corpus(hash_key)).start()
+
+
+def start_engine_loading() -> None:
+    """Start loading the search engine in the background (cheap after the first call)."""
+    try:
+        _engine_loader(data_hash(paths.DATA_DIR))
+    except MlsdError:
+        pass  # the page itself reports a data error
+
+
+def engine_or_stop(need_model: bool = False) -> SearchEngine:
+    """The search engine; waits (with a spinner) while it loads; an error message if it failed."""
+    loader = _engine_loader(data_hash(paths.DATA_DIR))
+    event = loader.model_ready if need_model else loader.ready
+    if not event.is_set():
+        label = "Loading the search model (first search after start-up)…" if need_model else "Loading the search index…"
+        with st.spinner(label, show_time=True):
+            event.wait()
+    if loader.error is not None or loader.engine is None:
+        st.error(
+            f"Search is unavailable: {loader.error}. The other pages still work. "
+            "Try `mlsd build-index --force` in a terminal, then reload.",
+            icon=":material/error:",
+        )
+        st.stop()
+    return loader.engine
+
+
+# -- rendering helpers ------------------------------------------------------------------------
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=^])")
+
+
+def md_escape(text: str | None) -> str:
+    """Escape text from data so markdown renders it literally (no links, no HTML, no math)."""
+    return _MD_SPECIAL.sub(r"\\\1", text or "")
+
+
+def highlight(text: str, spans: list[tuple[int, int]]) -> str:
+    """Markdown of text with the given character spans highlighted, everything else escaped."""
+    out, last = [], 0
+    for start, end in spans:
+        out.append(md_escape(text[last:start]))
+        out.append(f":orange-background[{md_escape(text[start:end])}]")
+        last = end
+    out.append(md_escape(text[last:]))
+    return "".join(out)
+
+
+def title_markdown(hit: Hit) -> str:
+    title = md_escape(hit.title)
+    return f"[{title}]({hit.url})" if hit.url else title
+
+
+def meta_line(hit: Hit) -> str:
+    parts = [TYPE_LABELS.get(hit.type, hit.type)]
+    if hit.company:
+        parts.append(hit.company)
+    if hit.kind:
+        parts.append(hit.kind.replace("-", " "))
+    if hit.year:
+        parts.append(str(hit.year))
+    return " · ".join(parts)
+
+
+def render_hit_list(hits: list[Hit], empty: str = "Nothing related found.") -> None:
+    """A compact list of hits: linked title and meta line."""
+    if not hits:
+        st.caption(empty)
+        return
+    for hit in hits:
+        st.markdown(f"{TYPE_ICONS.get(hit.type, '')} {title_markdown(hit)}  \n:gray[{md_escape(meta_line(hit))}]")
+
+
+def resource_filters() -> Filters:
+    return Filters(types=["resource"])
+
+
+# -- page state in the URL ----------------------------------------------------------------------
+# Widgets whose options are shown as labels (topic names, step names) are synced by hand, so the
+# URL carries stable ids (`/topics?topic=cold-start`); plain ones use `bind="query-params"`.
+def seed_from_url(page: str, specs: dict[str, tuple[list, bool, object]]) -> list[str]:
+    """Set widget state from the URL when the URL changed since this page last wrote it.
+
+    Args:
+        page: the page's name (each page remembers what it last wrote).
+        specs: widget key -> (allowed values, multi-select?, default).
+
+    Returns:
+        The ``key=value`` pairs of the URL that were not allowed and were ignored.
+    """
+    last = st.session_state.setdefault("_url_last", {}).get(page)
+    current = {key: st.query_params.get_all(key) for key in specs}
+    ignored: list[str] = []
+    if current == last:
+        return ignored
+    for key, (allowed, multi, default) in specs.items():
+        values = current[key]
+        good = [v for v in dict.fromkeys(values) if v in allowed]
+        ignored += [f"{key}={v}" for v in values if v and v not in allowed]
+        if multi:
+            st.session_state[key] = good
+        else:
+            st.session_state[key] = good[0] if good else default
+    return ignored
+
+
+def write_to_url(page: str, values: dict[str, object]) -> None:
+    """Put the current widget values into the URL (empty values are removed)."""
+    for key, value in values.items():
+        if value in (None, "", []) :
+            if key in st.query_params:
+                del st.query_params[key]
+        else:
+            st.query_params[key] = value if isinstance(value, list) else str(value)
+    st.session_state.setdefault("_url_last", {})[page] = {key: st.query_params.get_all(key) for key in values}
+
+
+def notice_ignored(ignored: list[str]) -> None:
+    if ignored:
+        st.info(f"Ignored unknown value(s) in the link: {', '.join(ignored)}.", icon=":material/info:")

@@ -1,0 +1,171 @@
+"""Real-browser journeys: headless Debian Chromium (Playwright) against a real `streamlit run`.
+
+Screenshots of every page land in `screenshots/` (ignored by git) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.request import urlopen
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(engine, mlsd_home):
+    """`streamlit run app.py` on a free port, over the session's MLSD_HOME (index already built)."""
+    port = free_port()
+    env = {**os.environ, "MLSD_HOME": str(mlsd_home)}
+    log = open(mlsd_home / f"streamlit-{port}.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while True:
+        try:
+            if urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            pass
+        if process.poll() is not None or time.time() > deadline:
+            process.kill()
+            raise RuntimeError(f"streamlit did not start: see {log.name}")
+        time.sleep(0.3)
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+    text = Path(log.name).read_text(encoding="utf-8", errors="replace")
+    assert "Traceback" not in text, f"the server logged a traceback:\n{text[-3000:]}"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is not installed: run `make setup-test` (scripts/setup.sh --test).")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    context.close()
+
+
+def wait_idle(page) -> None:
+    """Wait until the script run is over: no running indicator, no spinner, no skeleton."""
+    page.wait_for_selector("[data-testid=stSidebarNav]")
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=stStatusWidget]')"
+        " && !document.querySelector('[data-testid=stSpinner]')"
+        " && !document.querySelector('[data-testid=stSkeleton]')"
+    )
+    page.wait_for_timeout(800)  # charts finish drawing
+
+
+def shoot(page, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def result_titles(page) -> list[str]:
+    return page.locator("[class*=st-key-hit_] strong").all_inner_texts()
+
+
+def test_typing_cold_start_and_enter_shows_the_topic_and_recommendation_case_studies(server, page):
+    page.goto(f"{server}/search")
+    wait_idle(page)
+    box = page.get_by_placeholder("e.g. cold start", exact=False)
+    box.fill("cold start")
+    box.press("Enter")
+    page.get_by_text("Cold start problem").first.wait_for()
+    wait_idle(page)
+    titles = result_titles(page)
+    assert titles[0] == "Cold start problem", titles
+    # Recommendation case studies among the results or in the result's related list.
+    page.get_by_text("Related case studies").first.click()
+    related = page.locator(".st-key-hit_1").inner_text()
+    assert "Recommend" in related or "recommend" in related, related
+    assert "q=cold+start" in page.url or "q=cold%20start" in page.url  # the query lives in the URL
+    shoot(page, "search-cold-start")
+
+
+def test_home_search_box_takes_the_user_to_search(server, page):
+    page.goto(server)
+    wait_idle(page)
+    shoot(page, "home")
+    box = page.get_by_placeholder("e.g. cold start", exact=False)
+    box.fill("predicting ad clicks")
+    box.press("Enter")
+    page.wait_for_url("**/search?q=predicting*")
+    page.get_by_text("CTR prediction").first.wait_for()
+
+
+def test_companies_link_lists_only_netflix(server, page, corpus):
+    page.goto(f"{server}/companies?company=Netflix")
+    wait_idle(page)
+    page.locator("[data-testid=stDataFrame] [role=gridcell]").first.wait_for(state="attached")
+    cells = page.locator("[data-testid=stDataFrame] [role=gridcell]").all_inner_texts()
+    netflix = [r.title for r in corpus.resources if r.company == "netflix"]
+    others = [r.title for r in corpus.resources if r.company != "netflix"]
+    assert all(title in cells for title in netflix)
+    assert not any(title in cells for title in others)
+    assert f"{len(netflix)} resources from Netflix" in page.inner_text("body")
+    shoot(page, "companies-netflix")
+
+
+def test_search_link_shows_results_without_typing(server, page):
+    page.goto(f"{server}/search?q=pagerank")
+    page.get_by_text("Intro to PageRank").first.wait_for()
+    wait_idle(page)
+    titles = result_titles(page)
+    assert {"Intro to PageRank", "The algorithm that started Google"} <= set(titles[:5]), titles
+    shoot(page, "search-pagerank")
+
+
+@pytest.mark.parametrize("path,name,expected", [
+    ("/flow?step=training", "flow", "5. Training"),
+    ("/topics?topic=cold-start", "topics", "Related case studies"),
+    ("/map", "map", "Map of everything"),
+    ("/search?q=feed&company=Facebook&mode=keyword", "search-feed-facebook", "Filters: company: Facebook"),
+])
+def test_every_page_renders_in_the_browser(server, page, path, name, expected):
+    page.goto(server + path)
+    page.get_by_text(expected).first.wait_for()
+    wait_idle(page)
+    assert "Traceback" not in page.inner_text("body")
+    shoot(page, name)
