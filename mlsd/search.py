@@ -51,6 +51,18 @@ class Tokenizer:
     def __call__(self, text: str) -> list[str]:
         return self.stems(self.words(text))
 
+    def spans(self, text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
+        """Character spans of the words in text that share a stem with one of the terms.
+
+        Used to highlight why a keyword hit matched ("recommendations" for "recommendation").
+        """
+        wanted = set(self.stems([t.lower() for t in terms]))
+        if not wanted:
+            return []
+        found = [(m.start(), m.end(), m.group().lower()) for m in _TOKEN.finditer(text)]
+        stems = self.stems([w for _, _, w in found])
+        return [(start, end) for (start, end, _), stem in zip(found, stems) if stem in wanted]
+
 
 @dataclass
 class Filters:
