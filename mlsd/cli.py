@@ -47,6 +47,7 @@ def _engine(force: bool = False, quiet: bool = False):
             done = [0]
 
             def progress(n: int, total: int) -> None:
+                bar.length = total  # only changed texts are encoded
                 bar.update(n - done[0])
                 done[0] = n
 
@@ -162,7 +163,15 @@ def search(query, k, mode, types, companies, kinds, topics, steps, year_min, yea
         raise click.UsageError("Give either a QUERY or --batch FILE.")
     engine = _engine(quiet=as_json)
     filters = _filters(types, companies, kinds, topics, steps, year_min, year_max)
-    queries = [query] if batch is None else [line.rstrip("\n") for line in batch.read_text(encoding="utf-8").splitlines()]
+    if batch is None:
+        queries = [query]
+    else:
+        try:
+            queries = batch.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as exc:
+            raise click.ClickException(f"{batch}: is not valid UTF-8 ({exc.reason} at byte {exc.start}). Save it as UTF-8.") from None
+        except OSError as exc:
+            raise click.ClickException(f"{batch}: cannot be read ({exc.strerror}).") from None
     try:
         for q in queries:
             if batch is not None and not q.strip():

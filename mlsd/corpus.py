@@ -365,6 +365,8 @@ def _read_yaml(path: Path, shown: str) -> Any:
         raise CorpusError([Problem(shown, None, None, None, "is missing. Restore it from git or create it (see data/README.md).")])
     except UnicodeDecodeError as exc:
         raise CorpusError([Problem(shown, None, None, None, f"is not valid UTF-8 ({exc.reason} at byte {exc.start}). Save it as UTF-8.")])
+    except OSError as exc:
+        raise CorpusError([Problem(shown, None, None, None, f"cannot be read ({exc.strerror}). Make it a readable file.")])
     try:
         return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
@@ -405,8 +407,7 @@ class _Checker:
         if not isinstance(value, str):
             self.add(file, raw, entry, fld, f"must be text, got {type(value).__name__}: {value!r}. Quote it.")
             return str(value)
-        if ENCODING_DAMAGE.search(value):
-            self.add(file, raw, entry, fld, f"has encoding damage ({value!r}). Retype the broken characters (e.g. 'â€™' is an apostrophe).")
+        self.damage(file, raw, entry, fld, value)
         return " ".join(value.split())
 
     def id_list(self, file: str, raw: dict, entry: str, fld: str) -> tuple[str, ...]:
@@ -427,7 +428,13 @@ class _Checker:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             self.add(file, raw, entry, fld, f"must be a list of texts, got {value!r}.")
             return ()
+        for v in value:
+            self.damage(file, raw, entry, fld, v)
         return tuple(" ".join(v.split()) for v in value)
+
+    def damage(self, file: str, raw: dict, entry: str, fld: str, value: str) -> None:
+        if ENCODING_DAMAGE.search(value):
+            self.add(file, raw, entry, fld, f"has encoding damage ({value!r}). Retype the broken characters (e.g. 'â€™' is an apostrophe).")
 
 
 def _entry_id(check: _Checker, file: str, raw: dict, number: int, kind: str, seen: dict[str, str]) -> tuple[str, str]:
@@ -455,6 +462,9 @@ def _checklist(check: _Checker, file: str, raw_step: dict, label: str, value: An
         return ()
     out = []
     for element in value:
+        text = element.get("text") if isinstance(element, dict) else element
+        if isinstance(text, str):
+            check.damage(file, raw_step, label, "checklist", text)
         if isinstance(element, str) and element.strip():
             out.append(ChecklistItem(" ".join(element.split())))
         elif isinstance(element, dict) and isinstance(element.get("text"), str) and element["text"].strip():
@@ -541,9 +551,9 @@ def load_corpus(data_dir: Path | str | None = None) -> Corpus:
             check.add(file, raw, label, "parent", f"is '{topic.parent}', which is not a topic id. Use an id from topics.yaml or null for a root.")
     parent_of = {t.id: t.parent for t in topics}
     for topic, (raw, label) in zip(topics, raw_topics):
-        seen, current = set(), topic.id
-        while current is not None and current in parent_of:
-            if current in seen:
+        seen, current = set(), parent_of.get(topic.id)
+        while current is not None and current in parent_of and current not in seen:
+            if current == topic.id:  # the walk came back: this topic is on a cycle
                 check.add(file, raw, label, "parent", "makes a cycle in the tree. Point it at an ancestor that leads to a root.")
                 break
             seen.add(current)

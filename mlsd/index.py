@@ -180,15 +180,22 @@ def _previous_vectors(folder: Path) -> dict[str, np.ndarray]:
     """Vectors of the last good index, by text hash, so unchanged items are not re-encoded."""
     try:
         manifest = read_manifest(folder)
-        if not manifest or manifest.get("model") != MODEL_NAME or manifest.get("dimension") != DIMENSION:
+        if not manifest or any(manifest.get(k) != v for k, v in
+                               (("format_version", FORMAT_VERSION), ("model", MODEL_NAME), ("dimension", DIMENSION))):
             return {}
         files = manifest["files"]
+        # Never reuse vectors from damaged files: check them against the manifest first.
+        for role in ("vectors", "items"):
+            if file_sha256(folder / files[role]["name"]) != files[role]["sha256"]:
+                return {}
         index = faiss.read_index(str(folder / files["vectors"]["name"]))
         stored = json.loads((folder / files["items"]["name"]).read_text(encoding="utf-8"))
         if index.ntotal != len(stored):
             return {}
         vectors = index.reconstruct_n(0, index.ntotal)
-        return {entry["text_sha"]: vectors[i] for i, entry in enumerate(stored)}
+        norms = np.linalg.norm(vectors, axis=1)
+        usable = np.isfinite(vectors).all(axis=1) & (np.abs(norms - 1.0) < 1e-3)
+        return {entry["text_sha"]: vectors[i] for i, entry in enumerate(stored) if usable[i]}
     except Exception:  # any damage just means: encode everything again
         return {}
 

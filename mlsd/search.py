@@ -310,6 +310,8 @@ class SearchEngine:
         Raises:
             QueryError: the item id is unknown, or a filter value is.
         """
+        if not isinstance(k, (int, np.integer)) or k < 1:
+            raise QueryError(f"k must be a positive whole number, got {k!r}.")
         if item_id not in self.position:
             raise QueryError(f"Unknown item '{item_id}'. Use an id shown by `mlsd search ... --json`.")
         filters = self.check_filters(filters)

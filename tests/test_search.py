@@ -1,0 +1,288 @@
+"""Search over the bundled data with the real model and a real index (session `engine`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlsd import QueryError
+from mlsd.search import MAX_QUERY_CHARS, Filters, Hit
+
+pytestmark = pytest.mark.slow
+
+ALL = 1000  # more than the number of items: "give me everything that passes the filters"
+
+
+def ids(hits):
+    return [h.id for h in hits]
+
+
+# ---------------------------------------------------------------------------------------------
+# meaning-based results
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["hybrid", "semantic"])
+def test_new_users_without_history_finds_cold_start(engine, mode):
+    assert "cold-start" in ids(engine.search("new users with no history", k=3, mode=mode))
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "semantic"])
+def test_pagerank_finds_both_videos(engine, mode):
+    top = ids(engine.search("pagerank", k=5, mode=mode))
+    assert {"google-intro-to-pagerank", "google-pagerank-algorithm-that-started-google"} <= set(top)
+
+
+def test_cold_start_hybrid(engine):
+    hits = engine.search("cold start", k=3)
+    assert "cold-start" in ids(hits)
+    best = hits[0]
+    assert best.id == "cold-start"
+    assert best.score == 1.0  # first in both rankings
+    assert best.signals == ["semantic", "keyword"]
+    assert best.matched_terms == ["cold", "start"]
+
+
+def test_cold_start_keyword(engine):
+    hits = engine.search("cold start", k=5, mode="keyword")
+    assert hits[0].id == "cold-start"
+    assert all(h.matched_terms and h.signals == ["keyword"] for h in hits)
+    assert all(h.semantic_score is None and h.keyword_score > 0 for h in hits)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_paraphrase_without_shared_keyword_finds_ctr(engine):
+    query = "estimating the probability someone taps an advertisement"
+    hits = engine.search(query, k=5, mode="semantic")
+    found = [h for h in hits if h.id in {"ctr-prediction", "facebook-practical-lessons-ctr"}]
+    assert found, ids(hits)
+    # the Facebook CTR paper shares no word with the query: meaning alone brings it up
+    paper = [h for h in hits if h.id == "facebook-practical-lessons-ctr"]
+    assert paper and paper[0].matched_terms == []
+    assert "facebook-practical-lessons-ctr" not in ids(engine.search(query, k=ALL, mode="keyword"))
+
+
+def test_semantic_scores_are_cosines_best_first(engine):
+    hits = engine.search("ranking the news feed", k=10, mode="semantic")
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert all(-1.0 <= s <= 1.0 for s in scores)
+    assert all(h.semantic_score == h.score and h.keyword_score is None for h in hits)
+
+
+def test_k_limits_the_number_of_hits(engine):
+    for k in (1, 4, 17):
+        assert len(engine.search("recommendation", k=k)) == k
+    assert len(engine.search("recommendation", k=ALL, mode="semantic")) == len(engine.corpus.items)
+
+
+def test_hit_fields(engine, corpus):
+    hits = engine.search("artwork personalization netflix", k=5)
+    assert hits[0].id == "netflix-artwork-personalization"
+    d = hits[0].to_dict()
+    for key in ("id", "type", "title", "url", "company", "score", "signals", "matched_terms"):
+        assert key in d
+    r = corpus.resource_by_id["netflix-artwork-personalization"]
+    assert (d["type"], d["title"], d["url"], d["company"], d["kind"]) == ("resource", r.title, r.url, "Netflix", "slides")
+    assert set(d["matched_terms"]) == {"artwork", "personalization", "netflix"}
+    assert "keyword" in d["signals"] and "semantic" in d["signals"]
+    topic = engine.search("cold start", k=1)[0]
+    assert (topic.type, topic.url, topic.company) == ("topic", None, None)
+
+
+def test_keyword_hits_carry_matched_terms(engine):
+    hits = engine.search("recommendations for courses", k=10, mode="keyword")
+    assert hits
+    for h in hits:
+        assert h.matched_terms and set(h.matched_terms) <= {"recommendations", "courses"}
+        assert h.signals == ["keyword"]
+
+
+# ---------------------------------------------------------------------------------------------
+# filters
+# ---------------------------------------------------------------------------------------------
+def test_type_filter(engine, corpus):
+    hits = engine.search("recommendation", k=ALL, filters=Filters(types=["resource"]))
+    assert hits and {h.type for h in hits} == {"resource"}
+    everything = engine.search("recommendation", k=ALL, mode="semantic", filters=Filters(types=["resource"]))
+    assert set(ids(everything)) == {r.id for r in corpus.resources}
+    two = engine.search("recommendation", k=ALL, mode="semantic", filters=Filters(types=["topic", "step"]))
+    assert {h.type for h in two} == {"topic", "step"} and len(two) == len(corpus.topics) + len(corpus.steps)
+
+
+def test_company_filter(engine, corpus):
+    hits = engine.search("recommendation", k=ALL, mode="semantic", filters=Filters(companies=["Netflix"]))
+    assert {h.company for h in hits} == {"Netflix"}
+    assert set(ids(hits)) == {r.id for r in corpus.resources if r.company == "netflix"}
+    hybrid = engine.search("recommendation", k=5, filters=Filters(companies=["netflix"]))
+    assert len(hybrid) == 5 and {h.company for h in hybrid} == {"Netflix"}
+
+
+@pytest.mark.parametrize("alias", ["Meta", "meta", "Instagram", "facebook"])
+def test_company_alias(engine, corpus, alias):
+    hits = engine.search("news feed", k=ALL, mode="semantic", filters=Filters(companies=[alias]))
+    assert {h.company for h in hits} == {"Facebook"}
+    assert set(ids(hits)) == {r.id for r in corpus.resources if r.company == "facebook"}
+
+
+def test_kind_filter(engine, corpus):
+    hits = engine.search("ranking", k=ALL, mode="semantic", filters=Filters(kinds=["talk-video"]))
+    assert {h.kind for h in hits} == {"talk-video"}
+    assert set(ids(hits)) == {r.id for r in corpus.resources if r.kind == "talk-video"}
+    by_label = engine.search("ranking", k=ALL, mode="semantic", filters=Filters(kinds=["Talk video"]))
+    assert ids(by_label) == ids(hits)
+
+
+def test_topic_filter_includes_the_subtree(engine, corpus):
+    sub = set(corpus.subtree("recommendation-systems"))
+    hits = engine.search("users", k=ALL, mode="semantic", filters=Filters(topics=["recommendation-systems"]))
+    expected = {i.id for i in corpus.items if sub & set(i.topics)}
+    assert set(ids(hits)) == expected
+    assert {"cold-start", "matrix-factorization", "facebook-recommending-items-billion-people",
+            "q-video-recommendations"} <= expected
+    # items tagged only with a subtopic (matrix-factorization) are included
+    assert "recommendation-systems" not in corpus.item_by_id["facebook-recommending-items-billion-people"].topics
+    assert all(sub & set(corpus.item_by_id[h.id].topics) for h in hits)
+
+
+def test_step_filter(engine, corpus):
+    hits = engine.search("data", k=ALL, mode="semantic", filters=Filters(steps=["training"]))
+    expected = {i.id for i in corpus.items if "training" in i.steps}
+    assert set(ids(hits)) == expected and "training" in expected
+    assert {"step", "resource", "question"} <= {h.type for h in hits}
+
+
+def test_year_range_excludes_items_without_year(engine, corpus):
+    hits = engine.search("feed", k=ALL, mode="semantic", filters=Filters(year_min=2015, year_max=2016))
+    assert set(ids(hits)) == {r.id for r in corpus.resources if r.year is not None and 2015 <= r.year <= 2016}
+    assert hits and all(h.year is not None and 2015 <= h.year <= 2016 for h in hits)
+    later = engine.search("feed", k=ALL, mode="semantic", filters=Filters(year_min=2000))
+    assert set(ids(later)) == {r.id for r in corpus.resources if r.year is not None}
+    assert len(later) < len(corpus.resources)
+
+
+def test_filters_combine(engine, corpus):
+    f = Filters(types=["resource"], companies=["Facebook"], kinds=["blog-post"], year_max=2017)
+    expected = {r.id for r in corpus.resources
+                if r.company == "facebook" and r.kind == "blog-post" and r.year is not None and r.year <= 2017}
+    assert expected == {"facebook-how-news-feed-works", "facebook-recommending-items-billion-people"}
+    assert set(ids(engine.search("feed", k=ALL, mode="semantic", filters=f))) == expected
+    assert set(ids(engine.search("feed", k=ALL, filters=f))) == expected
+
+
+def test_keyword_mode_respects_filters(engine):
+    hits = engine.search("recommendation", k=ALL, mode="keyword", filters=Filters(companies=["LinkedIn"]))
+    assert hits and {h.company for h in hits} == {"LinkedIn"}
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"filters": Filters(companies=["Twitter"])},
+     "Unknown company 'Twitter'. Use one of: LinkedIn, Google, AWS, Facebook, Netflix."),
+    ({"filters": Filters(kinds=["deck"])},
+     "Unknown kind 'deck'. Use one of: blog-post, book, course, paper, repository, slides, talk-video."),
+    ({"filters": Filters(types=["article"])},
+     "Unknown item type 'article'. Use one of: topic, step, question, resource."),
+    ({"filters": Filters(topics=["no-such-topic"])},
+     "Unknown topic 'no-such-topic'. Use a topic id, e.g. 'recommendation-systems' (see `mlsd stats`)."),
+    ({"filters": Filters(steps=["deploy"])},
+     "Unknown flow step 'deploy'. Use one of: problem-formulation, ml-metrics, mvp-logic, data-pipeline, "
+     "training, inference, scaling-monitoring."),
+    ({"mode": "fuzzy"}, "Unknown mode 'fuzzy'. Use one of: hybrid, semantic, keyword."),
+    ({"k": 0}, "k must be a positive whole number, got 0."),
+    ({"filters": Filters(year_min="2015")}, "year_min must be a whole year, got '2015'."),
+], ids=["company", "kind", "type", "topic", "step", "mode", "k", "year"])
+def test_unknown_values_raise_query_error(engine, kwargs, message):
+    with pytest.raises(QueryError) as info:
+        engine.search("cold start", **kwargs)
+    assert str(info.value) == message
+
+
+def test_bad_filter_is_reported_even_for_an_empty_query(engine):
+    with pytest.raises(QueryError, match="^Unknown company 'Twitter'"):
+        engine.search("", filters=Filters(companies=["Twitter"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# related items
+# ---------------------------------------------------------------------------------------------
+def test_related_excludes_the_item_itself(engine, corpus):
+    n = len(corpus.items)
+    hits = engine.related("cold-start", k=n)
+    assert "cold-start" not in ids(hits)
+    assert len(hits) == n - 1 and len(set(ids(hits))) == n - 1
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert all(h.signals == ["semantic"] and h.matched_terms == [] for h in hits)
+
+
+def test_related_resources_of_cold_start_are_about_recommendations(engine, corpus):
+    sub = set(corpus.subtree("recommendation-systems"))
+    hits = engine.related("cold-start", k=5, filters=Filters(types=["resource"]))
+    assert len(hits) == 5 and {h.type for h in hits} == {"resource"}
+    for h in hits:
+        assert sub & set(corpus.resource_by_id[h.id].topics), h.id
+
+
+def test_related_with_filters(engine):
+    hits = engine.related("pagerank", k=3, filters=Filters(types=["resource"]))
+    assert set(ids(hits)[:2]) == {"google-intro-to-pagerank", "google-pagerank-algorithm-that-started-google"}
+    assert {h.type for h in hits} == {"resource"}
+    assert [h.type for h in engine.related("q-video-recommendations", k=4, filters=Filters(types=["question"]))] == \
+        ["question"] * 4
+    netflix = engine.related("cold-start", k=ALL, filters=Filters(companies=["Netflix"]))
+    assert len(netflix) == 7 and {h.company for h in netflix} == {"Netflix"}
+
+
+def test_related_unknown_id(engine):
+    with pytest.raises(QueryError) as info:
+        engine.related("no-such-id")
+    assert str(info.value) == "Unknown item 'no-such-id'. Use an id shown by `mlsd search ... --json`."
+    with pytest.raises(QueryError, match="^Unknown kind 'deck'"):
+        engine.related("cold-start", filters=Filters(kinds=["deck"]))
+
+
+@pytest.mark.parametrize("k", [0, -1])
+def test_related_rejects_a_k_below_one_like_search(engine, k):
+    with pytest.raises(QueryError, match="^k must be a positive whole number"):
+        engine.related("cold-start", k=k)
+
+
+# ---------------------------------------------------------------------------------------------
+# awkward queries never fail
+# ---------------------------------------------------------------------------------------------
+BAD_QUERIES = {
+    "long": "recommendation " * 700,  # > 10,000 characters
+    "emoji": "🚀🔥",
+    "mixed-scripts": "рекомендации 推荐 recommendation",
+    "quotes": "\"cold\" 'start'",
+    "sql": "'; DROP TABLE items; --",
+    "html": "<script>alert(1)</script>",
+    "control": "cold\x00start\t\n",
+    "punctuation": "?!...---***",
+}
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "semantic", "keyword"])
+@pytest.mark.parametrize("name", list(BAD_QUERIES))
+def test_awkward_queries_do_not_fail(engine, mode, name):
+    query = BAD_QUERIES[name]
+    hits = engine.search(query, k=5, mode=mode)
+    assert isinstance(hits, list) and len(hits) <= 5
+    assert all(isinstance(h, Hit) and h.id in engine.position for h in hits)
+    if mode != "keyword":
+        assert len(hits) == 5  # the model always has an answer
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "semantic", "keyword"])
+@pytest.mark.parametrize("query", ["", "   ", "\n\t", None])
+def test_empty_queries_give_nothing(engine, mode, query):
+    assert engine.search(query, mode=mode) == []
+
+
+def test_long_query_is_cut(engine):
+    assert len(BAD_QUERIES["long"]) > 10_000
+    long = "cold start " * 2000
+    assert ids(engine.search(long, k=5, mode="semantic")) == ids(engine.search(long[:MAX_QUERY_CHARS], k=5, mode="semantic"))
+
+
+def test_quotes_and_html_are_plain_words(engine):
+    assert engine.search("\"cold\" 'start'", k=1)[0].id == "cold-start"
+    assert engine.search("<b>cold</b> <i>start</i>", k=1, mode="keyword")[0].id == "cold-start"
+    assert engine.search("рекомендации 推荐 recommendation", k=3, mode="keyword")[0].matched_terms == ["recommendation"]
