@@ -107,5 +107,7 @@ for n, hit in enumerate(hits, start=1):
         else:
             why = "semantic: found by meaning, no word in common"
         st.caption(f"Why: {why}")
-        with st.expander("Related case studies"):
+        # The best match being a topic ("cold start") means the user wants the case studies
+        # about it: show them open, the others folded.
+        with st.expander("Related case studies", expanded=n == 1 and hit.type == "topic"):
             render_hit_list(engine.related(hit.id, k=5, filters=Filters(types=["resource"])))
