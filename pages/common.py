@@ -23,6 +23,23 @@ TYPE_ICONS = {"topic": ":material/account_tree:", "step": ":material/route:", "q
               "resource": ":material/article:"}
 
 
+def _run_through_app_navigation() -> None:
+    """Make sure this page runs under app.py's navigation, not Streamlit's pages/ fallback.
+
+    Until app.py has called ``st.navigation`` once, Streamlit serves a server's first request
+    for ``/search`` by running ``pages/search.py`` alone, with a sidebar listing every file of
+    ``pages/`` ("app", "common", ...). Switching that fallback off and rerunning sends the
+    request through app.py, which routes it by its ``url_path``.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a Streamlit without the fallback
+        return
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 @st.cache_resource(show_spinner=False)
 def _corpus(hash_key: str) -> Corpus:
     return load_corpus()
@@ -30,6 +47,7 @@ def _corpus(hash_key: str) -> Corpus:
 
 def corpus_or_stop() -> Corpus:
     """The validated corpus, or an error message on the page (the rest of the app still works)."""
+    _run_through_app_navigation()
     try:
         return _corpus(data_hash(paths.DATA_DIR))
     except MlsdError as exc:

@@ -107,8 +107,12 @@ def result_titles(page) -> list[str]:
 
 
 def test_typing_cold_start_and_enter_shows_the_topic_and_recommendation_case_studies(server, page):
+    # The server's very first request is for a page, not the home: it must still get the
+    # app's navigation, not Streamlit's listing of pages/ files.
     page.goto(f"{server}/search")
     wait_idle(page)
+    nav = page.locator("[data-testid=stSidebarNav]").inner_text()
+    assert "Design flow" in nav and "common" not in nav, nav
     box = page.get_by_placeholder("e.g. cold start", exact=False)
     box.fill("cold start")
     box.press("Enter")
