@@ -29,7 +29,7 @@ for name in chosen:
 
 st.dataframe(
     shown[["title", "company", "kind", "year", "topics", "url"]],
-    key="companies_table", hide_index=True, use_container_width=True,
+    key="companies_table", hide_index=True, width="stretch",
     column_config={
         "title": st.column_config.TextColumn("Title", width="large"),
         "company": st.column_config.TextColumn("Company"),

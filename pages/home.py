@@ -22,7 +22,7 @@ with st.form("home_search", border=False):
         key="home_q",
         placeholder="e.g. cold start, how does Netflix pick artwork, predicting ad clicks",
     )
-    submitted = cols[1].form_submit_button("Search", icon=":material/search:", use_container_width=True)
+    submitted = cols[1].form_submit_button("Search", icon=":material/search:", width="stretch")
 if submitted and query.strip():
     st.switch_page("pages/search.py", query_params={"q": query.strip()})
 

@@ -91,7 +91,7 @@ top[0].caption(f"{len(hits)} results · {mode} search")
 frame = pd.DataFrame([{**h.to_dict(), "matched_terms": " ".join(h.matched_terms), "signals": " ".join(h.signals)}
                       for h in hits])
 top[1].download_button("Export CSV", frame.to_csv(index=False).encode("utf-8"), file_name="mlsd-search.csv",
-                       mime="text/csv", icon=":material/download:", key="export_csv", use_container_width=True)
+                       mime="text/csv", icon=":material/download:", key="export_csv", width="stretch")
 
 for n, hit in enumerate(hits, start=1):
     with st.container(border=True, key=f"hit_{n}"):

@@ -109,7 +109,9 @@ def result_titles(page) -> list[str]:
 def test_typing_cold_start_and_enter_shows_the_topic_and_recommendation_case_studies(server, page):
     # The server's very first request is for a page, not the home: it must still get the
     # app's navigation, not Streamlit's listing of pages/ files.
+    # (Streamlit first runs pages/search.py alone; the app reruns it through app.py within a second.)
     page.goto(f"{server}/search")
+    page.locator("[data-testid=stSidebarNav]").get_by_text("Design flow").wait_for(timeout=20_000)
     wait_idle(page)
     nav = page.locator("[data-testid=stSidebarNav]").inner_text()
     assert "Design flow" in nav and "common" not in nav, nav
