@@ -1,0 +1,264 @@
+"""Fetch a curated list over HTTP(S), or read it from a file, with bounded time and size.
+
+Only http and https are allowed. A fetch has connect and read timeouts, retries a few times
+with exponential backoff when the server fails (5xx) or cannot be reached (never on 4xx:
+asking again will not make a missing page appear), streams the body and stops reading once it
+passes a byte cap. Every failure is a :class:`SourceError` with a message fit for a user.
+"""
+
+from __future__ import annotations
+
+import http
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+
+from .errors import MlsdError
+
+ONLY_WEB_URLS = "only http and https URLs can be imported"
+CHUNK_BYTES = 64 * 1024
+
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+_CHARSET = re.compile(r"charset\s*=\s*\"?([\w.:-]+)", re.IGNORECASE)
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
+
+
+class SourceError(MlsdError):
+    """A list could not be fetched, read or recognized. The message says why, for a user."""
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """The answer to a fetch.
+
+    Attributes:
+        url: the URL asked for.
+        final_url: the URL that answered, after redirects.
+        status: the final HTTP status (2xx).
+        content_type: the media type without parameters, e.g. ``text/csv``; ``""`` if none.
+        text: the decoded body.
+        redirects: the URLs that answered with a redirect, in order (empty when none).
+    """
+
+    url: str
+    final_url: str
+    status: int
+    content_type: str
+    text: str
+    redirects: list[str] = field(default_factory=list)
+
+
+def user_agent() -> str:
+    """The User-Agent every request sends, naming the project and its version."""
+    from . import __version__
+
+    return f"mlsd/{__version__} (+ML System Design Explorer)"
+
+
+def fetch_text(
+    url: str,
+    *,
+    timeout: tuple[float, float] = (5, 20),
+    max_bytes: int = 20_000_000,
+    attempts: int = 3,
+    backoff: float = 0.5,
+    session: requests.Session | None = None,
+) -> FetchResult:
+    """Download a text document over http(s).
+
+    Args:
+        url: an http or https URL.
+        timeout: ``(connect, read)`` timeouts in seconds; the read timeout bounds each wait for
+            data, not the whole download.
+        max_bytes: the largest body accepted. A larger one is refused, from its Content-Length
+            when the server sends one, else as soon as the bytes read pass the cap.
+        attempts: how many attempts in all (at least one) when the server answers 5xx or cannot
+            be reached. 4xx answers and read timeouts are not retried.
+        backoff: seconds to wait before the second attempt, doubled before each next one.
+        session: a ``requests.Session`` to reuse; a fresh one is used (and closed) otherwise.
+
+    Returns:
+        A :class:`FetchResult`.
+
+    Raises:
+        SourceError: the URL is not http(s), the server answered an error, the connection
+            failed or timed out, or the body is larger than ``max_bytes``.
+    """
+    if not _is_web_url(url):
+        raise SourceError(ONLY_WEB_URLS)
+    own_session = session is None
+    session = session or requests.Session()
+    attempts = max(1, attempts)
+    try:
+        for attempt in range(1, attempts + 1):
+            last = attempt == attempts
+            try:
+                response = session.get(
+                    url,
+                    headers={"User-Agent": user_agent()},
+                    timeout=timeout,
+                    stream=True,
+                    allow_redirects=True,
+                )
+            except requests.exceptions.ConnectTimeout:
+                if last:
+                    raise SourceError(_timed_out(timeout[0], url, attempts)) from None
+            except requests.exceptions.ReadTimeout:
+                raise SourceError(_timed_out(timeout[1], url)) from None
+            except requests.exceptions.InvalidSchema:
+                # A redirect to ftp:// or similar.
+                raise SourceError(f"{url} redirected to a non-http(s) address; {ONLY_WEB_URLS}") from None
+            except requests.exceptions.TooManyRedirects:
+                raise SourceError(f"too many redirects fetching {url}") from None
+            except requests.exceptions.ConnectionError as error:
+                if last:
+                    raise SourceError(
+                        f"could not connect to {url}: {_reason(error)}{_tries(attempts)}"
+                    ) from None
+            else:
+                with response:
+                    if response.status_code >= 500 and not last:
+                        pass  # retry below
+                    elif response.status_code >= 400:
+                        tries = _tries(attempts) if response.status_code >= 500 else ""
+                        raise SourceError(f"{_status_line(response)} for {url}{tries}")
+                    else:
+                        return _result(url, response, timeout, max_bytes)
+            time.sleep(backoff * 2 ** (attempt - 1))
+    finally:
+        if own_session:
+            session.close()
+    raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+
+
+def read_source(source: str, **fetch_options) -> tuple[str, str]:
+    """The text of a list given as an http(s) URL or a local file path.
+
+    Args:
+        source: ``https://...`` or a path such as ``lists/case_studies.csv``.
+        **fetch_options: passed to :func:`fetch_text` for a URL (``timeout``, ``max_bytes`` ...).
+
+    Returns:
+        ``(text, origin)``: origin is the final URL after redirects, or the file's path.
+
+    Raises:
+        SourceError: the fetch failed, the scheme is not http(s), the file is missing, is a
+            folder, or is not UTF-8 text.
+    """
+    source = source.strip()
+    if _SCHEME.match(source):
+        result = fetch_text(source, **fetch_options)
+        return result.text, result.final_url
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise SourceError(f"no such file: {source}")
+    if path.is_dir():
+        raise SourceError(f"{source} is a folder, not a file")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise SourceError(f"could not read {source}: {error.strerror or error}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise SourceError(
+            f"{source} is not UTF-8 text (invalid byte at position {error.start}); "
+            "save it as UTF-8 and try again"
+        ) from None
+    return text, str(path)
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _is_web_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+
+
+def _result(
+    url: str, response: requests.Response, timeout: tuple[float, float], max_bytes: int
+) -> FetchResult:
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise SourceError(f"{url} is larger than {_size(max_bytes)}")
+    body = bytearray()
+    try:
+        for chunk in response.iter_content(chunk_size=CHUNK_BYTES):
+            body += chunk
+            if len(body) > max_bytes:
+                raise SourceError(f"{url} is larger than {_size(max_bytes)}")
+    except requests.exceptions.ConnectionError as error:
+        # requests reports a read timeout during iter_content as a ConnectionError.
+        if "timed out" in str(error).lower():
+            raise SourceError(_timed_out(timeout[1], url)) from None
+        raise SourceError(f"the connection to {url} broke while reading: {_reason(error)}") from None
+    except requests.exceptions.RequestException as error:
+        raise SourceError(f"could not read the answer from {url}: {_reason(error)}") from None
+    content_type = response.headers.get("Content-Type", "")
+    return FetchResult(
+        url=url,
+        final_url=response.url,
+        status=response.status_code,
+        content_type=content_type.split(";", 1)[0].strip().lower(),
+        text=_decode(bytes(body), content_type),
+        redirects=[r.url for r in response.history],
+    )
+
+
+def _decode(body: bytes, content_type: str) -> str:
+    """Decode with the charset the server declared, else UTF-8; bad bytes become U+FFFD.
+
+    requests' own guess (ISO-8859-1 for any text/* without a charset) would garble the UTF-8
+    that curated lists are written in, so only an explicit charset is trusted.
+    """
+    match = _CHARSET.search(content_type)
+    encoding = match.group(1) if match else "utf-8"
+    try:
+        text = body.decode(encoding, errors="replace")
+    except LookupError:  # a charset Python does not know
+        text = body.decode("utf-8", errors="replace")
+    return text.lstrip("\ufeff")
+
+
+def _status_line(response: requests.Response) -> str:
+    reason = response.reason
+    if not reason:
+        try:
+            reason = http.HTTPStatus(response.status_code).phrase
+        except ValueError:
+            reason = "error"
+    return f"{response.status_code} {reason}"
+
+
+def _timed_out(seconds: float, url: str, attempts: int = 1) -> str:
+    return f"timed out after {seconds:g} s fetching {url}{_tries(attempts)}"
+
+
+def _tries(attempts: int) -> str:
+    return f" (tried {attempts} times)" if attempts > 1 else ""
+
+
+def _reason(error: Exception) -> str:
+    """The useful end of a requests error ("Connection refused"), not its whole repr chain."""
+    text = str(error)
+    match = _ERRNO.search(text)
+    if match:
+        return match.group(1).strip()
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _size(n: int) -> str:
+    """Bytes in decimal units, as people read them: 20 MB, 10 kB, 512 bytes."""
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:g} MB"
+    if n >= 1_000:
+        return f"{n / 1_000:g} kB"
+    return f"{n} bytes"
