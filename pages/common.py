@@ -136,9 +136,16 @@ def highlight(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
+def md_link(text: str, url: str | None) -> str:
+    """A markdown link with escaped text; characters that would end the link are encoded."""
+    if not url:
+        return md_escape(text)
+    safe = url.replace(" ", "%20").replace("(", "%28").replace(")", "%29").replace("<", "%3C").replace(">", "%3E")
+    return f"[{md_escape(text)}]({safe})"
+
+
 def title_markdown(hit: Hit) -> str:
-    title = md_escape(hit.title)
-    return f"[{title}]({hit.url})" if hit.url else title
+    return md_link(hit.title, hit.url)
 
 
 def meta_line(hit: Hit) -> str:

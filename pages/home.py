@@ -3,7 +3,7 @@
 import plotly.express as px
 import streamlit as st
 
-from pages.common import corpus_or_stop, md_escape
+from pages.common import corpus_or_stop, md_escape, md_link
 
 corpus = corpus_or_stop()
 guide = corpus.guide
@@ -65,5 +65,5 @@ with st.expander("About the interview (from the original guide)"):
     if guide.get("components_figure"):
         st.markdown(
             f"{md_escape(guide.get('components_figure_caption', 'Components of a production ML system'))}: "
-            f"[figure]({guide['components_figure']})"
+            + md_link("figure", guide["components_figure"])
         )

@@ -4,7 +4,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages.common import TYPE_LABELS, corpus_or_stop, engine_or_stop, md_escape
+from pages.common import TYPE_LABELS, corpus_or_stop, engine_or_stop, md_escape, md_link
 
 corpus = corpus_or_stop()
 engine = engine_or_stop()
@@ -37,5 +37,5 @@ if chosen:
     st.subheader(f"{len(chosen)} selected")
     for item_id in chosen:
         item = corpus.item_by_id[item_id]
-        title = f"[{md_escape(item.title)}]({item.url})" if item.url else md_escape(item.title)
+        title = md_link(item.title, item.url)
         st.markdown(f"- {title} :gray[{md_escape(TYPE_LABELS[item.type])}{' · ' + md_escape(item.company) if item.company else ''}]")

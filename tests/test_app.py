@@ -171,6 +171,13 @@ def test_text_from_data_is_escaped_not_rendered():
     assert escaped.replace("\\", "") == hostile
 
 
+def test_links_from_data_cannot_break_out_of_markdown():
+    from pages.common import md_link
+
+    link = md_link("Foo [bar]", "https://en.wikipedia.org/wiki/Foo_(bar) x")
+    assert link == "[Foo \\[bar\\]](https://en.wikipedia.org/wiki/Foo_%28bar%29%20x)"
+
+
 def test_library_never_imports_streamlit():
     import subprocess
     import sys
