@@ -22,3 +22,8 @@ def home() -> Path:
 def index_dir() -> Path:
     """Folder of the built search index and its manifest."""
     return home() / "index"
+
+
+def links_path() -> Path:
+    """The JSON file of link check results."""
+    return home() / "links.json"
