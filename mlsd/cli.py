@@ -199,6 +199,46 @@ def related(item_id, k, types, companies, kinds, topics, steps, year_min, year_m
     _print_hits(hits, as_json)
 
 
+@cli.command("check-links")
+@click.option("--source", default=None, help="Only the resources of this source ('bundled' or an imported list).")
+@click.option("--older-than", "older_than", type=click.IntRange(min=0), default=None,
+              help="Only recheck links whose last check is older than this many days.")
+@click.option("--json", "as_json", is_flag=True, help="Print every result as JSON.")
+def check_links_command(source, older_than, as_json) -> None:
+    """Check that every resource link still answers; remember the results under $MLSD_HOME.
+
+    404/410 is dead; 401/403/429, 5xx and timeouts are unknown (bot walls are not death).
+
+    Example: mlsd check-links --older-than 7
+    """
+    from .links import STATUSES, LinkStore, archive_url, check_links
+
+    corpus = _corpus()
+    resources = [r for r in corpus.resources if source is None or r.source == source]
+    if source is not None and not resources:
+        known = ", ".join(sorted({r.source for r in corpus.resources}))
+        raise click.ClickException(f"No resources from source '{source}'. Known sources: {known}.")
+    urls = [r.url for r in resources]
+    try:
+        store = LinkStore()
+        with click.progressbar(length=len(urls), label="Checking links", file=sys.stderr) as bar:
+            results = check_links(urls, store=store, older_than_days=older_than,
+                                  progress=lambda done, total, status: bar.update(1))
+    except MlsdError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in results], ensure_ascii=False))
+        return
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    click.echo(f"Checked {len(results)} links: " + ", ".join(f"{counts[s]} {s}" for s in STATUSES if s in counts))
+    title_of = {r.url: r.title for r in resources}
+    for r in results:
+        if r.status == "dead":
+            click.echo(f"  dead: {title_of.get(r.url, r.url)} ({r.http_status}) {r.url}\n        archive: {archive_url(r.url)}")
+
+
 def main() -> None:  # pragma: no cover - console script entry
     cli()
 
