@@ -22,3 +22,8 @@ def home() -> Path:
 def index_dir() -> Path:
     """Folder of the built search index and its manifest."""
     return home() / "index"
+
+
+def library_dir() -> Path:
+    """Folder of imported lists, one ``<name>.json`` per source (ignored by git)."""
+    return home() / "library"
