@@ -313,3 +313,26 @@ def test_import_the_real_case_studies_csv(home, embedder, tmp_path):
           f"{report.encoded} encoded) in {seconds:.1f} s")
     assert report.new + report.duplicates + len(report.skipped) >= 2400
     assert report.new > 2000 and report.encoded == report.new
+
+
+# -- the pages with an imported list ------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_pages_show_imported_items(home, base_url, embedder):
+    from tests.test_app import PAGES, open_page
+
+    import_source(f"{base_url}/library/studies.csv", embedder=embedder)
+    for page in PAGES:  # imported resources have no kind and no topics: no page may trip on that
+        at = open_page(page)
+        assert not at.exception, (page, at.exception)
+
+    at = open_page("pages/companies.py", company="Pinterest")
+    assert at.multiselect(key="company").value == ["Pinterest"]
+    table = at.dataframe[0].value
+    assert list(table["title"]) == ["Pinning Boards With Graph Walks"]
+    assert list(table["kind"]) == ["Unclassified"]
+
+    at = open_page("pages/search.py", q="lettuce crates ripeness", company="Greengrocer")
+    assert not at.exception, at.exception
+    assert "Sorting Lettuce Crates by Ripeness" in "\n".join(str(m.value) for m in at.markdown)
