@@ -238,6 +238,8 @@ def import_command(source: str, list_format: str, name: str | None) -> None:
         f"Imported {report.new} new items from {report.origin} into '{report.name}' "
         f"({report.duplicates} duplicates, {len(report.skipped)} skipped)"
     )
+    if report.path is None:
+        click.echo("Nothing was written: every item is already in the library.")
     for reason in report.skipped[:10]:
         click.echo(f"  skipped: {reason}", err=True)
     if len(report.skipped) > 10:

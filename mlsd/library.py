@@ -22,7 +22,7 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 from . import paths
-from .corpus import ID_PATTERN, LIBRARY_FORMAT_VERSION, Corpus, LibrarySource, library_files, load_corpus, read_library
+from .corpus import ID_PATTERN, LIBRARY_FORMAT_VERSION, MIN_YEAR, Corpus, LibrarySource, library_files, load_corpus, read_library
 from .errors import MlsdError
 from .fetch import SourceError, read_source
 from .importers import FORMATS, dedupe, normalize_company, normalize_url, parse_report
@@ -199,6 +199,9 @@ def import_source(
     if not kept:
         return report  # nothing left after dedupe: no empty source is written
 
+    # The corpus accepts years MIN_YEAR..next year; a list's "1986" or "2099" must not make
+    # the whole library unreadable, so such a year is dropped rather than stored.
+    max_year = _dt.date.today().year + 1
     items = []
     for item in kept:
         key = normalize_url(item.url)
@@ -208,7 +211,7 @@ def import_source(
             "url": item.url,
             "normalized_url": key,
             "company": normalize_company(item.company, corpus),
-            "year": item.year,
+            "year": item.year if item.year is not None and MIN_YEAR <= item.year <= max_year else None,
             "tags": list(item.tags),
             "summary": item.summary,
         })

@@ -223,6 +223,22 @@ def test_a_malformed_library_file_names_file_item_and_field(tmp_path, monkeypatc
     assert remove_source("broken", update_index=False) == 1  # a broken file can still be removed
 
 
+def test_years_the_corpus_would_refuse_are_dropped_and_all_duplicates_write_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLSD_HOME", str(tmp_path / "home"))
+    listing = tmp_path / "old.csv"
+    listing.write_text("title,url,year\nA 1986 classic,https://old.example/a,1986\nA 2099 one,https://old.example/b,2099\n"
+                       f"Bundled,{BUNDLED_URL},2019\n")
+    report = import_source(str(listing), update_index=False)
+    assert (report.new, report.duplicates) == (2, 1)
+    assert [r.year for r in load_corpus().resources if r.source == "old"] == [None, None]
+
+    again = tmp_path / "again.csv"
+    again.write_text(f"title,url\nBundled,{BUNDLED_URL}\n")
+    report = import_source(str(again), update_index=False)
+    assert (report.new, report.duplicates, report.path) == (0, 1, None)
+    assert [s.name for s in list_sources()] == ["old"]
+
+
 def test_names_and_ids():
     assert source_name("https://raw.githubusercontent.com/eugeneyan/applied-ml/master/README.md") == "applied-ml"
     assert source_name("https://example.com/lists/Case_Studies.csv") == "case-studies"
@@ -270,6 +286,13 @@ def test_cli_import_sources_remove(cli_home, base_url):
     data = json.loads(run("sources", "--json").output)
     assert data["sources"] == [{"name": "studies", "items": 3, "origin": url, "format": "csv", "imported_at": imported_at}]
     assert [p["name"] for p in data["known_lists"]] == ["applied-ml", "ml-system-design-case-studies"]
+
+    result = run("import", url, "--name", "copy")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(
+        f"Imported 0 new items from {url} into 'copy' (4 duplicates, 1 skipped)\n"
+        "Nothing was written: every item is already in the library.\n")
+    assert [s.name for s in list_sources()] == ["studies"]
 
     result = run("remove", "studies")
     assert (result.exit_code, result.output) == (0, "Removed 'studies' (3 items)\n")
