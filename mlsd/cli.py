@@ -1,4 +1,4 @@
-"""The ``mlsd`` command: stats, build-index, search, related.
+"""The ``mlsd`` command: stats, build-index, search, related, import, sources, remove.
 
 Library errors become ``Error: ...`` lines (click.ClickException); never a traceback.
 """
@@ -61,7 +61,7 @@ def _engine(force: bool = False, quiet: bool = False):
 def cli() -> None:
     """mlsd: explore ML system design topics, the interview flow and company case studies.
 
-    Everything written (the index) goes under $MLSD_HOME when it is set.
+    Everything written (the index, imported lists) goes under $MLSD_HOME when it is set.
 
     Example: mlsd search "cold start" --k 5
     """
@@ -237,6 +237,99 @@ def check_links_command(source, older_than, as_json) -> None:
     for r in results:
         if r.status == "dead":
             click.echo(f"  dead: {title_of.get(r.url, r.url)} ({r.http_status}) {r.url}\n        archive: {archive_url(r.url)}")
+
+@cli.command("import")
+@click.argument("source")
+@click.option("--format", "list_format", type=click.Choice(["auto", "csv", "markdown-list", "markdown-table"]),
+              default="auto", show_default=True, help="How the list is written; detected by default.")
+@click.option("--name", default=None, help="Name of the source in the library (kebab-case); from the URL or file by default.")
+def import_command(source: str, list_format: str, name: str | None) -> None:
+    """Import a curated list of case studies from a URL, a file, or a known list's name.
+
+    The list (CSV, Markdown list or Markdown table) is stored in $MLSD_HOME/library/NAME.json,
+    links already in the library are left out, and the new items are added to the search index.
+    Importing under an existing name refreshes that source. See `mlsd sources` for known lists.
+
+    Example: mlsd import https://example.com/case_studies.csv --name case-studies
+    """
+    from .library import import_source
+
+    bar = None  # opened on the first progress call: a failed or duplicate-only import shows none
+    done = [0]
+
+    def progress(n: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label="Embedding", file=sys.stderr)
+            bar.__enter__()
+        bar.length = total  # only the new items are encoded
+        bar.update(n - done[0])
+        done[0] = n
+
+    try:
+        report = import_source(source, format=list_format, name=name, progress=progress)
+    except MlsdError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    click.echo(
+        f"Imported {report.new} new items from {report.origin} into '{report.name}' "
+        f"({report.duplicates} duplicates, {len(report.skipped)} skipped)"
+    )
+    if report.path is None:
+        click.echo("Nothing was written: every item is already in the library.")
+    for reason in report.skipped[:10]:
+        click.echo(f"  skipped: {reason}", err=True)
+    if len(report.skipped) > 10:
+        click.echo(f"  ... and {len(report.skipped) - 10} more skipped rows", err=True)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the sources and the known lists as JSON.")
+def sources(as_json: bool) -> None:
+    """List the imported sources, and known public lists you can import by name.
+
+    Example: mlsd sources --json
+    """
+    from .library import PRESETS, list_sources
+
+    try:
+        found = list_sources()
+    except MlsdError as exc:
+        raise click.ClickException(str(exc)) from None
+    rows = [{"name": s.name, "items": len(s.resources), "origin": s.origin, "format": s.format,
+             "imported_at": s.imported_at} for s in found]
+    presets = [{"name": p.name, "url": p.url, "license": p.license, "description": p.description} for p in PRESETS.values()]
+    if as_json:
+        click.echo(json.dumps({"sources": rows, "known_lists": presets}, indent=2, ensure_ascii=False))
+        return
+    if rows:
+        width = max(4, *(len(r["name"]) for r in rows))
+        click.echo(f"{'NAME':<{width}}  {'ITEMS':>5}  {'IMPORTED AT':<25}  ORIGIN")
+        for r in rows:
+            click.echo(f"{r['name']:<{width}}  {r['items']:>5}  {r['imported_at']:<25}  {r['origin']}")
+    else:
+        click.echo("No lists imported yet.")
+    click.echo("\nKnown public lists (import one with: mlsd import NAME):")
+    for p in presets:
+        click.echo(f"  {p['name']}: {p['description']} ({p['license']})\n    {p['url']}")
+
+
+@cli.command()
+@click.argument("name")
+def remove(name: str) -> None:
+    """Remove an imported source and its items from the library and the search index.
+
+    Example: mlsd remove applied-ml
+    """
+    from .library import remove_source
+
+    try:
+        count = remove_source(name)
+    except MlsdError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Removed '{name}' ({count} items)")
 
 
 def main() -> None:  # pragma: no cover - console script entry

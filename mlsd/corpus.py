@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -95,13 +96,14 @@ class Resource:
     id: str
     title: str
     url: str
-    company: str | None
-    kind: str
+    company: str | None  # bundled: a company id; imported: the company's display name
+    kind: str | None  # None for imported resources: curated lists do not say
     year: int | None
     summary: str
     topics: tuple[str, ...]
     steps: tuple[str, ...]
-    source: str = "bundled"
+    source: str = "bundled"  # or the name of the imported list (library/<name>.json)
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -129,9 +131,10 @@ class Item:
     topics: tuple[str, ...]
     steps: tuple[str, ...]
     source: str = "bundled"
+    tags: tuple[str, ...] = ()
 
     def embedding_text(self) -> str:
-        """The text the model embeds and BM25 indexes: title, place in the tree, company, summary.
+        """The text the model embeds and BM25 indexes: title, place in the tree, company, summary, tags.
 
         A topic carries its parent path ("Recommendation systems > Collaborative filtering"), so
         "cold start" sits inside recommendation. Resources and steps carry no path: their
@@ -145,6 +148,8 @@ class Item:
             parts.append(self.company)
         if self.summary:
             parts.append(self.summary)
+        if self.tags:  # only imported items have tags, so bundled texts (and vectors) stay as they were
+            parts.append(", ".join(self.tags))
         return ". ".join(p.rstrip(". ") for p in parts) + "."
 
 
@@ -212,17 +217,38 @@ class Corpus:
         return list(reversed(path))
 
     def company_name(self, company_id: str | None) -> str | None:
+        """Display name of a bundled company id; any other value (an imported resource's
+        company, already a display name) comes back unchanged."""
         if company_id is None:
             return None
         company = self.company_by_id.get(company_id)
         return company.name if company else company_id
 
+    @cached_property
+    def imported_company_names(self) -> tuple[str, ...]:
+        """Companies only imported resources name (e.g. "Pinterest"), sorted, without repeats."""
+        bundled = {c.name for c in self.companies}
+        names = {r.company for r in self.resources if r.source != "bundled" and r.company and r.company not in bundled}
+        return tuple(sorted(names, key=str.casefold))
+
+    @cached_property
+    def company_names(self) -> tuple[str, ...]:
+        """Display names of every company: the bundled ones in file order, then imported-only ones."""
+        return tuple(c.name for c in self.companies) + self.imported_company_names
+
     def resolve_company(self, name: str) -> str | None:
-        """Company id for an id, name or alias (case-insensitive), or None."""
+        """Company id for an id, name or alias (case-insensitive), or None.
+
+        A company that only imported resources name has no id: its display name is returned,
+        which ``company_name`` gives back unchanged, so filters treat both alike.
+        """
         key = name.strip().casefold()
         for c in self.companies:
             if key in {c.id.casefold(), c.name.casefold(), *(a.casefold() for a in c.aliases)}:
                 return c.id
+        for imported in self.imported_company_names:
+            if key == imported.casefold():
+                return imported
         return None
 
     # -- the unified item view -------------------------------------------------------------
@@ -245,9 +271,13 @@ class Corpus:
         for r in self.resources:
             company = self.company_name(r.company)
             topic_names = ", ".join(self.topic_by_id[t].name for t in r.topics if t in self.topic_by_id)
-            path = f"{KIND_LABELS.get(r.kind, r.kind)} on {topic_names}" if topic_names else KIND_LABELS.get(r.kind, r.kind)
+            label = KIND_LABELS.get(r.kind, r.kind) if r.kind else "Case study"
+            path = f"{label} on {topic_names}" if topic_names else label
+            if r.source != "bundled":
+                path = f"{path} from the imported list '{r.source}'"
             items.append(
-                Item(r.id, "resource", r.title, r.url, company, r.kind, r.year, r.summary, path, r.topics, r.steps, r.source)
+                Item(r.id, "resource", r.title, r.url, company, r.kind, r.year, r.summary, path, r.topics, r.steps,
+                     r.source, r.tags)
             )
         return tuple(items)
 
@@ -272,6 +302,7 @@ class Corpus:
                 "topic_ids": list(r.topics),
                 "steps": list(r.steps),
                 "source": r.source,
+                "tags": ", ".join(r.tags),
             }
             for r in self.resources
         ]
@@ -306,7 +337,8 @@ class Corpus:
             by_company[name] = by_company.get(name, 0) + 1
         by_kind: dict[str, int] = {}
         for r in self.resources:
-            by_kind[r.kind] = by_kind.get(r.kind, 0) + 1
+            kind = r.kind or "unclassified"  # imported lists do not say the kind
+            by_kind[kind] = by_kind.get(kind, 0) + 1
         by_topic = {}
         for root in self.children(None):
             sub = set(self.subtree(root.id))
@@ -486,8 +518,20 @@ def _check_url(check: _Checker, file: str, raw: dict, label: str, url: str) -> N
         check.add(file, raw, label, "url", f"is '{url}', which is not an http(s) URL. Give a full address starting with https://.")
 
 
-def data_hash(data_dir: Path) -> str:
-    """sha256 over the bundled data files (name and bytes), used to detect a stale index."""
+def library_files(library_dir: Path) -> list[Path]:
+    """The imported lists' files (``<name>.json``), sorted by name; none when the folder is absent."""
+    try:
+        return sorted(p for p in library_dir.glob("*.json") if p.is_file() and not p.name.startswith("."))
+    except OSError:
+        return []
+
+
+def data_hash(data_dir: Path, library_dir: Path | None = None) -> str:
+    """sha256 over the bundled data files and the imported lists (name and bytes).
+
+    Used to detect a stale index: an import or a removal changes it. With no library files
+    the hash is the bundled data's alone.
+    """
     digest = hashlib.sha256()
     for name in DATA_FILES:
         path = data_dir / name
@@ -495,14 +539,147 @@ def data_hash(data_dir: Path) -> str:
         digest.update(b"\0")
         digest.update(path.read_bytes() if path.exists() else b"<missing>")
         digest.update(b"\0")
+    for path in library_files(library_dir) if library_dir is not None else []:
+        digest.update(f"library/{path.name}".encode())
+        digest.update(b"\0")
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            digest.update(b"<unreadable>")
+        digest.update(b"\0")
     return digest.hexdigest()
 
 
-def load_corpus(data_dir: Path | str | None = None) -> Corpus:
-    """Load and validate every data file.
+LIBRARY_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class LibrarySource:
+    """One imported list as stored in ``library/<name>.json``.
+
+    Attributes:
+        name: the source's kebab-case name (the file's stem).
+        origin: the URL or path it was imported from.
+        format: the format it was parsed as (csv, markdown-list, markdown-table).
+        imported_at: ISO 8601 time of the import (UTC).
+        resources: its items as resources (``source`` = name, ``kind`` None, no topics).
+        path: the file.
+    """
+
+    name: str
+    origin: str
+    format: str
+    imported_at: str
+    resources: tuple[Resource, ...]
+    path: Path
+
+
+def read_library(library_dir: Path, companies: Iterable[Company] = ()) -> list[LibrarySource]:
+    """Read and validate every ``library/<name>.json``.
+
+    Args:
+        library_dir: the library folder (it may not exist yet: then there are no sources).
+        companies: bundled companies, so "Meta" in an imported list becomes "Facebook".
+
+    Returns:
+        The sources, sorted by name.
+
+    Raises:
+        CorpusError: naming the file, item and field of every problem.
+    """
+    aliases: dict[str, str] = {}
+    for c in companies:
+        for key in (c.id, c.name, *c.aliases):
+            aliases.setdefault(key.casefold(), c.name)
+    problems: list[Problem] = []
+    sources: list[LibrarySource] = []
+    max_year = _dt.date.today().year + 1
+    for path in library_files(library_dir):
+        shown = f"library/{path.name}"
+
+        def bad(entry: str | None, fld: str | None, message: str) -> None:
+            problems.append(Problem(shown, None, entry, fld, message))
+
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            bad(None, None, f"is not valid UTF-8 ({exc.reason} at byte {exc.start}). Import the list again.")
+            continue
+        except ValueError as exc:
+            bad(None, None, f"is not valid JSON ({exc}). Import the list again or delete the file.")
+            continue
+        except OSError as exc:
+            bad(None, None, f"cannot be read ({exc.strerror}). Make it a readable file.")
+            continue
+        if not isinstance(doc, dict):
+            bad(None, None, "must hold a JSON object with 'name', 'origin' and 'items'. Import the list again.")
+            continue
+        before = len(problems)
+        if doc.get("format_version") != LIBRARY_FORMAT_VERSION:
+            bad(None, "format_version", f"is {doc.get('format_version')!r}, expected {LIBRARY_FORMAT_VERSION}. Import the list again.")
+        name = doc.get("name")
+        if name != path.stem or not isinstance(name, str) or not ID_PATTERN.match(name):
+            bad(None, "name", f"is {name!r}, but must be the file's name '{path.stem}' in kebab-case. Rename one to match.")
+        for fld in ("origin", "format", "imported_at"):
+            if not isinstance(doc.get(fld), str) or not doc[fld].strip():
+                bad(None, fld, "is empty or missing. Give it a non-empty text.")
+        items = doc.get("items")
+        if not isinstance(items, list):
+            bad(None, "items", "must be a list of items ({id, title, url, ...}).")
+            items = []
+        resources = []
+        for number, raw in enumerate(items, start=1):
+            entry = f"item #{number}"
+            if not isinstance(raw, dict):
+                bad(entry, None, "must be an object of fields (id, title, url, ...).")
+                continue
+            rid = raw.get("id")
+            if isinstance(rid, str) and rid:
+                entry = f"item '{rid}'"
+            if not isinstance(rid, str) or not ID_PATTERN.match(rid):
+                bad(entry, "id", f"is {rid!r}, which is not a lowercase kebab-case id such as 'imp-list-0123456789'.")
+            texts = {}
+            for fld, required in (("title", True), ("url", True), ("summary", False)):
+                value = raw.get(fld, "" if not required else None)
+                if not isinstance(value, str) or (required and not value.strip()):
+                    bad(entry, fld, f"must be {'a non-empty text' if required else 'text'}, got {value!r}.")
+                    value = ""
+                texts[fld] = " ".join(value.split())
+            if texts["url"]:
+                parsed = urlparse(texts["url"])
+                if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                    bad(entry, "url", f"is '{texts['url']}', which is not an http(s) URL.")
+            company = raw.get("company")
+            if company is not None and (not isinstance(company, str) or not company.strip()):
+                bad(entry, "company", f"must be a non-empty text or null, got {company!r}.")
+                company = None
+            if company is not None:
+                company = aliases.get(company.strip().casefold(), " ".join(company.split()))
+            year = raw.get("year")
+            if year is not None and (not isinstance(year, int) or isinstance(year, bool) or not MIN_YEAR <= year <= max_year):
+                bad(entry, "year", f"is {year!r}, which is out of range. Use a year from {MIN_YEAR} to {max_year}, or null.")
+                year = None
+            tags = raw.get("tags", [])
+            if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+                bad(entry, "tags", f"must be a list of texts, got {tags!r}.")
+                tags = []
+            resources.append(Resource(
+                rid if isinstance(rid, str) else "", texts["title"], texts["url"], company, None, year, texts["summary"],
+                (), (), source=path.stem, tags=tuple(" ".join(t.split()) for t in tags if t.strip()),
+            ))
+        if len(problems) == before:
+            sources.append(LibrarySource(name, doc["origin"], doc["format"], doc["imported_at"], tuple(resources), path))
+    if problems:
+        raise CorpusError(problems)
+    return sources
+
+
+def load_corpus(data_dir: Path | str | None = None, library_dir: Path | str | None = None) -> Corpus:
+    """Load and validate every data file, and the imported lists of the user's library.
 
     Args:
         data_dir: folder holding the YAML files; the bundled ``data/`` by default.
+        library_dir: folder of imported lists (``<name>.json``); ``$MLSD_HOME/library`` by default.
 
     Returns:
         The validated corpus.
@@ -511,6 +688,7 @@ def load_corpus(data_dir: Path | str | None = None) -> Corpus:
         CorpusError: listing every problem found, each with file, line, entry and field.
     """
     data_dir = Path(data_dir) if data_dir is not None else paths.DATA_DIR
+    library_dir = Path(library_dir) if library_dir is not None else paths.library_dir()
     shown = {name: _display(data_dir / name, data_dir) for name in DATA_FILES}
     docs: dict[str, Any] = {}
     problems: list[Problem] = []
@@ -630,4 +808,18 @@ def load_corpus(data_dir: Path | str | None = None) -> Corpus:
 
     if check.problems:
         raise CorpusError(check.problems)
-    return Corpus(tuple(steps), tuple(topics), tuple(companies), tuple(resources), tuple(questions), guide, data_hash(data_dir))
+
+    # imported lists: their ids must not collide with the bundled ones or each other
+    library_problems: list[Problem] = []
+    for source in read_library(library_dir, companies):
+        for r in source.resources:
+            if r.id in seen_ids:
+                library_problems.append(Problem(f"library/{source.path.name}", None, f"item '{r.id}'", "id",
+                                                f"'{r.id}' is a duplicate: it is already used in {seen_ids[r.id]}. Import the list again."))
+            else:
+                seen_ids[r.id] = f"library/{source.path.name}"
+                resources.append(r)
+    if library_problems:
+        raise CorpusError(library_problems)
+    return Corpus(tuple(steps), tuple(topics), tuple(companies), tuple(resources), tuple(questions), guide,
+                  data_hash(data_dir, library_dir))

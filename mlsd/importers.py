@@ -148,6 +148,8 @@ def parse_report(text: str, format: str = "auto", origin: str = "<text>") -> Par
     text = text.lstrip("\ufeff")
     if format == "auto":
         format = detect_format(text)
+    elif looks_like_html(text):  # a login or error page answered: not the list asked for
+        raise SourceError(LOOKS_LIKE_HTML)
     parser = {"csv": _parse_csv, "markdown-list": _parse_markdown_list, "markdown-table": _parse_markdown_table}[format]
     items, skipped = parser(text, origin)
     return ParseReport(items=items, format=format, origin=origin, skipped=skipped)
@@ -166,8 +168,7 @@ def detect_format(text: str) -> str:
         SourceError: the text is HTML, or none of the formats fits.
     """
     text = text.lstrip("\ufeff")
-    head = text[:2000]
-    if _HTML_START.search(head) or _HTML_TAG.search(head):
+    if looks_like_html(text):
         raise SourceError(LOOKS_LIKE_HTML)
     header = _csv_header(text)
     if header is not None and _column(header, "title") is not None and _column(header, "url") is not None:
@@ -180,6 +181,12 @@ def detect_format(text: str) -> str:
     if table_rows == 0 and list_items == 0:
         raise SourceError(NOTHING_RECOGNIZED)
     return "markdown-table" if table_rows >= list_items else "markdown-list"
+
+
+def looks_like_html(text: str) -> bool:
+    """True when the text starts like an HTML or XML page (a login or error page, say)."""
+    head = text.lstrip("\ufeff")[:2000]
+    return bool(_HTML_START.search(head) or _HTML_TAG.search(head))
 
 
 # -- URLs, duplicates, companies ------------------------------------------------------------

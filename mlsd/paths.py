@@ -27,3 +27,7 @@ def index_dir() -> Path:
 def links_path() -> Path:
     """The JSON file of link check results."""
     return home() / "links.json"
+
+def library_dir() -> Path:
+    """Folder of imported lists, one ``<name>.json`` per source (ignored by git)."""
+    return home() / "library"

@@ -181,7 +181,7 @@ class SearchEngine:
         for c in filters.companies:
             cid = corpus.resolve_company(c)
             if cid is None:
-                known = ", ".join(co.name for co in corpus.companies)
+                known = ", ".join(corpus.company_names)
                 raise QueryError(f"Unknown company '{c}'. Use one of: {known}.")
             companies.append(corpus.company_name(cid))
         kinds = []

@@ -40,6 +40,11 @@ def _run_through_app_navigation() -> None:
         st.rerun()
 
 
+def _data_key() -> str:
+    """Hash of the bundled data and the imported lists: an import or removal gives a new key."""
+    return data_hash(paths.DATA_DIR, paths.library_dir())
+
+
 @st.cache_resource(show_spinner=False)
 def _corpus(hash_key: str) -> Corpus:
     return load_corpus()
@@ -49,9 +54,9 @@ def corpus_or_stop() -> Corpus:
     """The validated corpus, or an error message on the page (the rest of the app still works)."""
     _run_through_app_navigation()
     try:
-        return _corpus(data_hash(paths.DATA_DIR))
+        return _corpus(_data_key())
     except MlsdError as exc:
-        st.error(f"The bundled data has a problem, so this page cannot be shown.\n\n{exc}", icon=":material/error:")
+        st.error(f"The data (bundled or imported) has a problem, so this page cannot be shown.\n\n{exc}", icon=":material/error:")
         st.stop()
 
 
@@ -93,14 +98,14 @@ def _engine_loader(hash_key: str) -> EngineLoader:
 def start_engine_loading() -> None:
     """Start loading the search engine in the background (cheap after the first call)."""
     try:
-        _engine_loader(data_hash(paths.DATA_DIR))
+        _engine_loader(_data_key())
     except MlsdError:
         pass  # the page itself reports a data error
 
 
 def engine_or_stop(need_model: bool = False) -> SearchEngine:
     """The search engine; waits (with a spinner) while it loads; an error message if it failed."""
-    loader = _engine_loader(data_hash(paths.DATA_DIR))
+    loader = _engine_loader(_data_key())
     event = loader.model_ready if need_model else loader.ready
     if not event.is_set():
         label = "Loading the search model (first search after start-up)…" if need_model else "Loading the search index…"

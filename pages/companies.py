@@ -8,7 +8,8 @@ from pages.common import corpus_or_stop, md_escape
 corpus = corpus_or_stop()
 frame = corpus.resources_frame()
 frame["company"] = frame["company"].fillna("General")
-names = [c.name for c in corpus.companies]
+frame["kind"] = frame["kind"].fillna("Unclassified")  # imported lists do not say the kind
+names = list(corpus.company_names)  # bundled companies, then those only imported lists name
 
 st.title("Company case studies")
 unknown = [v for v in st.query_params.get_all("company") if v and v not in names]
@@ -23,8 +24,8 @@ shown = shown.assign(year=shown["year"].astype("string").fillna(""))  # blank, n
 label = ", ".join(chosen) if chosen else "all companies"
 st.caption(f"{len(shown)} resources from {md_escape(label)}")
 for name in chosen:
-    company = corpus.company_by_id[corpus.resolve_company(name)]
-    if company.notes:
+    company = corpus.company_by_id.get(corpus.resolve_company(name) or "")
+    if company is not None and company.notes:
         st.caption(f"{md_escape(company.name)} also mentions, without a link: " + "; ".join(md_escape(n) for n in company.notes))
 
 st.dataframe(

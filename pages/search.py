@@ -10,7 +10,7 @@ from pages.common import (TYPE_ICONS, TYPE_LABELS, corpus_or_stop, engine_or_sto
                           meta_line, notice_ignored, render_hit_list, seed_from_url, title_markdown, write_to_url)
 
 corpus = corpus_or_stop()
-company_names = [c.name for c in corpus.companies]
+company_names = list(corpus.company_names)
 topic_ids = [t.id for t in corpus.topics]
 step_ids = [s.id for s in corpus.steps]
 K_CHOICES = [5, 10, 20, 50]

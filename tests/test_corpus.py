@@ -231,7 +231,7 @@ def test_resolve_company(corpus, name, expected):
 def test_resources_frame(corpus):
     frame = corpus.resources_frame()
     assert list(frame.columns) == ["id", "title", "url", "company", "company_id", "kind", "year", "summary",
-                                   "topics", "topic_ids", "steps", "source"]
+                                   "topics", "topic_ids", "steps", "source", "tags"]
     assert len(frame) == len(corpus.resources) == 50
     assert str(frame["year"].dtype) == "Int64"
     row = frame.set_index("id").loc["facebook-practical-lessons-ctr"]
