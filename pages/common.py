@@ -15,6 +15,7 @@ import streamlit as st
 
 from mlsd import paths
 from mlsd.corpus import Corpus, data_hash, load_corpus
+from mlsd.embed import Embedder
 from mlsd.errors import MlsdError
 from mlsd.search import Filters, Hit, SearchEngine, open_engine
 
@@ -63,8 +64,9 @@ def corpus_or_stop() -> Corpus:
 class EngineLoader:
     """Loads the index and the model in a background thread, once per server."""
 
-    def __init__(self, corpus: Corpus) -> None:
+    def __init__(self, corpus: Corpus, embedder: Embedder) -> None:
         self.corpus = corpus
+        self.embedder = embedder
         self.engine: SearchEngine | None = None
         self.error: Exception | None = None
         self.ready = threading.Event()
@@ -79,7 +81,7 @@ class EngineLoader:
 
     def _run(self) -> None:
         try:
-            self.engine = open_engine(self.corpus)
+            self.engine = open_engine(self.corpus, self.embedder)
             self.ready.set()
             self.engine.embedder.load()  # so the first search does not wait for the model
         except Exception as exc:  # shown on the page that needs the engine
@@ -92,7 +94,13 @@ class EngineLoader:
 
 @st.cache_resource(show_spinner=False)
 def _engine_loader(hash_key: str) -> EngineLoader:
-    return EngineLoader(_corpus(hash_key)).start()
+    return EngineLoader(_corpus(hash_key), _embedder()).start()
+
+
+@st.cache_resource(show_spinner=False)
+def _embedder() -> Embedder:
+    """One model per server, shared by every engine (a new import makes a new engine, not a new model)."""
+    return Embedder()
 
 
 def start_engine_loading() -> None:
