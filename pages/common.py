@@ -169,6 +169,8 @@ def meta_line(hit: Hit) -> str:
         parts.append(hit.kind.replace("-", " "))
     if hit.year:
         parts.append(str(hit.year))
+    if hit.source and hit.source != "bundled":
+        parts.append(f"from {hit.source}")
     return " · ".join(parts)
 
 
