@@ -46,7 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-CSV_PATH = Path("/work/shared/corpora/case-studies/case_studies.csv")
+CSV_PATH = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "case-studies" / "case_studies.csv"
 QUERIES_FILE = Path(__file__).resolve().parent / "queries.yaml"
 TARGETS = {
     "hybrid_p50_ms_bundled": 20.0,

@@ -18,7 +18,7 @@ from mlsd.corpus import KINDS, ChecklistItem
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
-SEED = Path("/work/shared/seed/ml-system-design.md")
+SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "ml-system-design.md"
 NEXT_YEAR = dt.date.today().year + 1
 
 
