@@ -88,7 +88,7 @@ def fetch_text(
         SourceError: the URL is not http(s), the server answered an error, the connection
             failed or timed out, or the body is larger than ``max_bytes``.
     """
-    if not _is_web_url(url):
+    if not is_web_url(url):
         raise SourceError(ONLY_WEB_URLS)
     own_session = session is None
     session = session or requests.Session()
@@ -175,14 +175,6 @@ def read_source(source: str, **fetch_options) -> tuple[str, str]:
 # -- helpers --------------------------------------------------------------------------------
 
 
-def _is_web_url(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
-
-
 def _result(
     url: str, response: requests.Response, timeout: tuple[float, float], max_bytes: int
 ) -> FetchResult:
@@ -262,3 +254,14 @@ def _size(n: int) -> str:
     if n >= 1_000:
         return f"{n / 1_000:g} kB"
     return f"{n} bytes"
+
+
+def is_web_url(url: str | None) -> bool:
+    """True for an absolute http or https URL with a host."""
+    if not url:
+        return False
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)

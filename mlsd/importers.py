@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .fetch import SourceError
+from .fetch import SourceError, is_web_url
 
 if TYPE_CHECKING:  # only for the type hint: parsing never needs the corpus
     from .corpus import Corpus
@@ -190,17 +190,6 @@ def looks_like_html(text: str) -> bool:
 
 
 # -- URLs, duplicates, companies ------------------------------------------------------------
-
-
-def is_web_url(url: str | None) -> bool:
-    """True for an absolute http or https URL with a host."""
-    if not url:
-        return False
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
 def normalize_url(url: str) -> str:

@@ -18,8 +18,6 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +30,7 @@ from . import __version__, paths
 from .corpus import Item
 from .embed import DIMENSION, MODEL_NAME, Embedder
 from .errors import SearchIndexError
+from .files import atomic_write_bytes
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -77,20 +76,6 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over the target."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def make_faiss_index(vectors: np.ndarray) -> faiss.Index:
@@ -266,7 +251,7 @@ def write_index(
             sha = hashlib.sha256(data).hexdigest()
             name = f"{role}-{sha[:12]}.{suffix}"
             if not (folder / name).exists() or file_sha256(folder / name) != sha:
-                _atomic_write_bytes(folder / name, data)
+                atomic_write_bytes(folder / name, data)
             files[role] = {"name": name, "sha256": sha}
         info = dict(extra or {})
         if started is not None:
@@ -284,7 +269,7 @@ def write_index(
             "files": files,
             **info,
         }
-        _atomic_write_bytes(folder / MANIFEST, json.dumps(manifest, indent=2).encode("utf-8"))
+        atomic_write_bytes(folder / MANIFEST, json.dumps(manifest, indent=2).encode("utf-8"))
     except OSError as exc:
         raise SearchIndexError(f"cannot write the index in {folder}: {exc}") from None
     _remove_unreferenced(folder, {entry["name"] for entry in files.values()})

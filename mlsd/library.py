@@ -13,9 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -24,6 +22,7 @@ from urllib.parse import urlsplit
 from . import paths
 from .corpus import ID_PATTERN, LIBRARY_FORMAT_VERSION, MIN_YEAR, Corpus, LibrarySource, library_files, load_corpus, read_library
 from .errors import MlsdError
+from .files import atomic_write_bytes
 from .fetch import SourceError, read_source
 from .importers import FORMATS, dedupe, normalize_company, normalize_url, parse_report
 
@@ -228,7 +227,7 @@ def import_source(
     try:
         folder.mkdir(parents=True, exist_ok=True)
         old_bytes = path.read_bytes() if path.exists() else None
-        _atomic_write(path, json.dumps(document, indent=1, ensure_ascii=False).encode("utf-8"))
+        atomic_write_bytes(path, json.dumps(document, indent=1, ensure_ascii=False).encode("utf-8"))
     except OSError as exc:
         raise LibraryError(f"cannot write {path}: {exc.strerror or exc}") from None
     report.path = path
@@ -240,7 +239,7 @@ def import_source(
             if old_bytes is None:
                 path.unlink(missing_ok=True)
             else:
-                _atomic_write(path, old_bytes)
+                atomic_write_bytes(path, old_bytes)
             raise
     return report
 
@@ -272,7 +271,7 @@ def remove_source(name: str, *, embedder=None, update_index: bool = True) -> int
         try:
             _update_index(embedder, None)  # vectors are reused: nothing is encoded
         except BaseException:
-            _atomic_write(path, old_bytes)
+            atomic_write_bytes(path, old_bytes)
             raise
     return count
 
@@ -286,17 +285,3 @@ def _update_index(embedder, progress: Progress | None) -> int | None:
     if engine.status == "loaded":  # already current: this call encoded nothing
         return 0
     return engine.index.manifest.get("encoded")
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over the target."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

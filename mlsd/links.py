@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -27,7 +26,8 @@ from urllib.parse import urlsplit
 import requests
 
 from .errors import MlsdError
-from .fetch import _reason, _status_line, user_agent
+from .fetch import _reason, _status_line, is_web_url, user_agent
+from .files import atomic_write_bytes
 
 STATUSES = ("alive", "redirected", "dead", "unknown")
 NOT_WEB_URL = "not an http(s) URL"
@@ -238,22 +238,11 @@ class LinkStore:
 
     def _save(self) -> None:
         data = {url: self._entries[url].to_dict() for url in sorted(self._entries)}
-        folder = self.path.parent
-        temp_name = None
+        text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(
-                "w", encoding="utf-8", dir=folder, prefix=f".{self.path.name}.", suffix=".tmp", delete=False
-            ) as temp:
-                temp_name = temp.name
-                json.dump(data, temp, indent=1, ensure_ascii=False)
-                temp.write("\n")
-                temp.flush()
-                os.fsync(temp.fileno())
-            os.replace(temp_name, self.path)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(self.path, text.encode("utf-8"))
         except OSError as error:
-            if temp_name:
-                Path(temp_name).unlink(missing_ok=True)
             raise LinkStoreError(f"could not write {self.path}: {error.strerror or error}") from None
 
 
@@ -323,7 +312,7 @@ def check_links(
             return host_slots[host]
 
     def check(url: str) -> LinkStatus:
-        if not _is_web_url(url):
+        if not is_web_url(url):
             return _status(url, "unknown", None, url, (), NOT_WEB_URL)
         with slot_for(url):
             return check_one(url, timeout=timeout)
@@ -358,7 +347,7 @@ def check_one(
     Returns:
         A :class:`LinkStatus`. Network failures are results (``unknown``), never exceptions.
     """
-    if not _is_web_url(url):
+    if not is_web_url(url):
         return _status(url, "unknown", None, url, (), NOT_WEB_URL)
     own_session = session is None
     session = session or requests.Session()
@@ -436,14 +425,6 @@ def _status(url, status, http_status, final_url, redirects, reason) -> LinkStatu
         reason=reason,
         checked_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
-
-
-def _is_web_url(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
 
 
 def _host(url: str) -> str:

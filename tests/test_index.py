@@ -343,12 +343,12 @@ KILLED_BUILD = textwrap.dedent("""
 
     if when == "before-manifest":
         # let the content-addressed files be written, die when the manifest (the commit point) is
-        write = ix._atomic_write_bytes
+        write = ix.atomic_write_bytes
         def guarded(path, data):
             if path.name == ix.MANIFEST:
                 die()
             write(path, data)
-        ix._atomic_write_bytes = guarded
+        ix.atomic_write_bytes = guarded
         progress = None
     else:
         progress = die  # the first progress report: vectors ready, nothing written yet
