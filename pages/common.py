@@ -94,11 +94,11 @@ class EngineLoader:
 
 @st.cache_resource(show_spinner=False)
 def _engine_loader(hash_key: str) -> EngineLoader:
-    return EngineLoader(_corpus(hash_key), _embedder()).start()
+    return EngineLoader(_corpus(hash_key), shared_embedder()).start()
 
 
 @st.cache_resource(show_spinner=False)
-def _embedder() -> Embedder:
+def shared_embedder() -> Embedder:
     """One model per server, shared by every engine (a new import makes a new engine, not a new model)."""
     return Embedder()
 
@@ -172,6 +172,22 @@ def meta_line(hit: Hit) -> str:
     if hit.source and hit.source != "bundled":
         parts.append(f"from {hit.source}")
     return " · ".join(parts)
+
+
+BADGES = {"alive": ":green-badge[alive]", "redirected": ":orange-badge[redirected]", "dead": ":red-badge[dead link]",
+          "unknown": ":gray-badge[link unknown]"}
+
+
+def link_badge(url: str | None, status: str) -> str:
+    """Markdown badge for a link's last check; dead links get an archived-copy link."""
+    if not url or status not in BADGES:
+        return ""
+    badge = BADGES[status]
+    if status == "dead":
+        from mlsd.links import archive_url
+
+        badge += " " + md_link("archived copy", archive_url(url))
+    return badge
 
 
 def render_hit_list(hits: list[Hit], empty: str = "Nothing related found.") -> None:

@@ -5,8 +5,9 @@ import streamlit as st
 
 from mlsd.corpus import ITEM_TYPES, KIND_LABELS
 from mlsd.errors import QueryError
+from mlsd.links import LinkStore
 from mlsd.search import MODES, Filters
-from pages.common import (TYPE_ICONS, TYPE_LABELS, corpus_or_stop, engine_or_stop, highlight, md_escape,
+from pages.common import (TYPE_ICONS, TYPE_LABELS, corpus_or_stop, engine_or_stop, highlight, link_badge, md_escape,
                           meta_line, notice_ignored, render_hit_list, seed_from_url, title_markdown, write_to_url)
 
 corpus = corpus_or_stop()
@@ -52,6 +53,7 @@ with st.expander("Mode and filters", expanded=False):
     year_range = None
     if years_known and c2.toggle("Filter by year", key="use_years"):
         year_range = c2.slider("Years", years_known[0], years_known[-1], (years_known[0], years_known[-1]), key="years")
+    hide_dead = st.toggle("Hide dead links", key="hide_dead", help="Links found dead (404/410) by the last link check")
 
 write_to_url("search", {"type": types, "kind": kinds, "step": steps, "topic": topics})
 active = [f"{len(v)} {name}" if len(v) > 1 else f"{name}: {TYPE_LABELS.get(v[0], v[0]) if name == 'type' else v[0]}"
@@ -77,6 +79,10 @@ except QueryError as exc:
     st.error(str(exc), icon=":material/error:")
     st.stop()
 
+links = LinkStore()
+if hide_dead:
+    hits = [h for h in hits if not (h.url and links.status_of(h.url) == "dead")]
+
 if not hits:
     active = "" if filters.is_empty() else " with these filters"
     st.info(
@@ -96,7 +102,8 @@ top[1].download_button("Export CSV", frame.to_csv(index=False).encode("utf-8"), 
 for n, hit in enumerate(hits, start=1):
     with st.container(border=True, key=f"hit_{n}"):
         head = st.columns([6, 1])
-        head[0].markdown(f"{TYPE_ICONS.get(hit.type, '')} **{title_markdown(hit)}**  \n:gray[{md_escape(meta_line(hit))}]")
+        badge = link_badge(hit.url, links.status_of(hit.url)) if hit.url else ""
+        head[0].markdown(f"{TYPE_ICONS.get(hit.type, '')} **{title_markdown(hit)}**  \n:gray[{md_escape(meta_line(hit))}] {badge}")
         head[1].markdown(f":gray[score {hit.score:.3f}]")
         summary = hit.summary if len(hit.summary) <= 400 else hit.summary[:400].rsplit(" ", 1)[0] + "…"
         st.markdown(highlight(summary, engine.tokenizer.spans(summary, hit.matched_terms)))
@@ -110,4 +117,7 @@ for n, hit in enumerate(hits, start=1):
         # The best match being a topic ("cold start") means the user wants the case studies
         # about it: show them open, the others folded.
         with st.expander("Related case studies", expanded=n == 1 and hit.type == "topic"):
-            render_hit_list(engine.related(hit.id, k=5, filters=Filters(types=["resource"])))
+            related = engine.related(hit.id, k=5, filters=Filters(types=["resource"]))
+            if hide_dead:
+                related = [r for r in related if links.status_of(r.url) != "dead"]
+            render_hit_list(related)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-PAGES = ["pages/home.py", "pages/flow.py", "pages/search.py", "pages/companies.py", "pages/topics.py", "pages/map.py"]
+PAGES = ["pages/home.py", "pages/flow.py", "pages/search.py", "pages/companies.py", "pages/topics.py", "pages/map.py",
+         "pages/library.py"]
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 180  # the first page that needs the engine waits for the model to load
 
@@ -184,3 +185,19 @@ def test_library_never_imports_streamlit():
 
     code = "import mlsd, mlsd.search, mlsd.index, mlsd.cli, sys; assert 'streamlit' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.slow
+def test_dead_links_get_a_badge_and_can_be_hidden(engine, corpus, tmp_path, monkeypatch):
+    from mlsd.links import LinkStatus, LinkStore
+
+    monkeypatch.setenv("MLSD_HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    dead = corpus.resource_by_id["google-intro-to-pagerank"].url
+    LinkStore().put_many([LinkStatus(dead, "dead", 404, dead, (), "404 Not Found", "2026-11-27T00:00:00+00:00")])
+    at = open_page("pages/search.py", q="pagerank")
+    page = texts(at)
+    assert "Intro to PageRank" in page and "dead link" in page and "web.archive.org" in page
+    at.toggle(key="hide_dead").set_value(True).run()
+    assert "Intro to PageRank" not in texts(at)
+    assert "The algorithm that started Google" in texts(at)

@@ -34,6 +34,10 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server(engine, mlsd_home):
     """`streamlit run app.py` on a free port, over the session's MLSD_HOME (index already built)."""
+    yield from serve(mlsd_home)
+
+
+def serve(mlsd_home):
     port = free_port()
     env = {**os.environ, "MLSD_HOME": str(mlsd_home)}
     log = open(mlsd_home / f"streamlit-{port}.log", "w")
@@ -174,3 +178,48 @@ def test_every_page_renders_in_the_browser(server, page, path, name, expected):
     wait_idle(page)
     assert "Traceback" not in page.inner_text("body")
     shoot(page, name)
+
+
+@pytest.fixture
+def own_server(engine, mlsd_home, tmp_path):
+    """A server over its own MLSD_HOME (a copy of the built index), for journeys that write."""
+    home = tmp_path / "home"
+    shutil.copytree(mlsd_home / "index", home / "index")
+    yield from serve(home)
+
+
+@pytest.fixture
+def list_server():
+    """A real HTTP server on 127.0.0.1 serving the import fixtures."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(ROOT / "tests" / "fixtures" / "import"))
+    handler.log_message = lambda *args: None
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_library_page_imports_a_list_and_search_finds_it(own_server, list_server, page):
+    page.goto(f"{own_server}/library")
+    page.get_by_text("Known public lists").first.wait_for()
+    box = page.get_by_placeholder("https://…/case_studies.csv")
+    box.fill(f"{list_server}/missing.csv")
+    box.press("Enter")
+    wait_idle(page)
+    page.locator(".st-key-import_list button").click()
+    page.get_by_text("Import failed, nothing was changed: 404").first.wait_for()
+    wait_idle(page)
+    box.fill(f"{list_server}/cases.csv")
+    box.press("Enter")
+    wait_idle(page)
+    page.locator(".st-key-import_list button").click()
+    page.get_by_text("new items into 'cases'").first.wait_for(timeout=120_000)
+    wait_idle(page)
+    shoot(page, "library")
+    page.goto(f"{own_server}/search?q=ranking+recipes+for+weeknight+cooks")
+    page.get_by_text("Ranking Recipes for Weeknight Cooks").first.wait_for()
+    assert "from cases" in page.inner_text("body")

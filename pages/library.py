@@ -1,0 +1,111 @@
+"""Library: import curated lists (URL, upload, presets), see and remove them, check links."""
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from mlsd.errors import MlsdError
+from mlsd.library import PRESETS, import_source, list_sources, remove_source
+from mlsd.links import STATUSES, LinkStore, check_links
+from pages.common import corpus_or_stop, md_escape, shared_embedder
+
+corpus = corpus_or_stop()
+st.title("Library")
+st.caption("The bundled knowledge base plus the curated lists you import. Imports are kept under "
+           "MLSD_HOME (the project's `library/` folder by default), never in `data/`.")
+
+
+def run_import(source: str, name: str | None = None) -> None:
+    """Import with a progress bar; any failure is a message and leaves the library as it was."""
+    bar = st.progress(0.0, text=f"Reading {source}…")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / max(total, 1), text=f"Embedding new items: {done} of {total}")
+
+    try:
+        report = import_source(source, name=name or None, progress=progress, embedder=shared_embedder())
+    except MlsdError as exc:
+        bar.empty()
+        st.error(f"Import failed, nothing was changed: {exc}", icon=":material/error:")
+        return
+    bar.empty()
+    if report.path is None:
+        st.info(f"Nothing was written: every item of {md_escape(report.origin)} is already in the library.")
+    else:
+        st.success(f"Imported {report.new} new items into '{md_escape(report.name)}' "
+                   f"({report.duplicates} duplicates, {len(report.skipped)} skipped).", icon=":material/check:")
+    if report.skipped:
+        with st.expander(f"{len(report.skipped)} skipped rows"):
+            st.text("\n".join(report.skipped[:200]))
+
+
+st.subheader("Import a list")
+with st.container(border=True):
+    url = st.text_input("URL of a list: a CSV of case studies, a Markdown list or a Markdown table", key="library_url",
+                        placeholder="https://…/case_studies.csv")
+    upload = st.file_uploader("…or a file", type=["csv", "md", "markdown", "txt"], key="library_upload")
+    name = st.text_input("Name (optional, kebab-case)", key="library_name")
+    clicked = st.button("Import", key="import_list", icon=":material/download:")
+    if clicked:
+        if upload is not None:
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / Path(upload.name).name
+                path.write_bytes(upload.getvalue())
+                run_import(str(path), name.strip() or Path(upload.name).stem)
+        elif url.strip():
+            run_import(url.strip(), name.strip())
+        else:
+            st.warning("Give a URL or choose a file.")
+
+st.subheader("Known public lists")
+for preset in PRESETS.values():
+    cols = st.columns([5, 1], vertical_alignment="center")
+    cols[0].markdown(f"**{md_escape(preset.name)}**: {md_escape(preset.description)} ({md_escape(preset.license)})  \n"
+                     f":gray[{md_escape(preset.url)}]")
+    if cols[1].button("Import", key=f"preset_{preset.name}", icon=":material/download:"):
+        run_import(preset.name)
+
+st.subheader("Imported lists")
+try:
+    sources = list_sources()
+except MlsdError as exc:
+    st.error(str(exc), icon=":material/error:")
+    sources = []
+if not sources:
+    st.caption("None yet: import a list above. Imported items appear in search, companies and related results.")
+for source in sources:
+    cols = st.columns([5, 1], vertical_alignment="center")
+    cols[0].markdown(f"**{md_escape(source.name)}**: {len(source.resources)} items, imported "
+                     f"{md_escape(source.imported_at)}  \n:gray[{md_escape(source.origin)}]")
+    if cols[1].button("Remove", key=f"remove_{source.name}", icon=":material/delete:"):
+        try:
+            remove_source(source.name, embedder=shared_embedder())
+        except MlsdError as exc:
+            st.error(str(exc), icon=":material/error:")
+        else:
+            st.rerun()
+
+st.subheader("Link health")
+store = LinkStore()
+urls = [r.url for r in corpus.resources]
+counts = pd.Series([store.status_of(u) for u in urls]).value_counts()
+st.caption(" · ".join(f"{counts.get(s, 0)} {s}" for s in (*STATUSES, "unchecked")))
+older = st.number_input("Recheck links checked more than this many days ago", min_value=0, value=7, key="links_days")
+if st.button("Check links", key="check_links", icon=":material/link:"):
+    bar = st.progress(0.0, text="Checking links…")
+    done = [0]
+
+    def on_result(n: int, total: int, status) -> None:
+        done[0] += 1
+        bar.progress(min(done[0] / max(len(urls), 1), 1.0), text=f"Checked {done[0]} of {len(urls)}")
+
+    try:
+        results = check_links(urls, store=store, older_than_days=int(older), progress=on_result)
+    except MlsdError as exc:
+        st.error(str(exc), icon=":material/error:")
+    else:
+        bar.empty()
+        st.success(f"Checked {len(results)} links.")
+        st.rerun()
