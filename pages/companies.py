@@ -3,6 +3,7 @@
 import plotly.express as px
 import streamlit as st
 
+from mlsd.links import LinkStore, archive_url
 from pages.common import corpus_or_stop, md_escape
 
 corpus = corpus_or_stop()
@@ -20,6 +21,11 @@ if unknown:
 chosen = st.multiselect("Companies", names, key="company", bind="query-params",
                         placeholder="All companies: pick one or more to narrow the table")
 shown = frame[frame["company"].isin(chosen)] if chosen else frame
+links = LinkStore()
+shown = shown.assign(link=[links.status_of(u) for u in shown["url"]])
+shown = shown.assign(archive=[archive_url(u) if s == "dead" else None for u, s in zip(shown["url"], shown["link"])])
+if st.toggle("Hide dead links", key="companies_hide_dead", help="Links found dead (404/410) by the last link check"):
+    shown = shown[shown["link"] != "dead"]
 shown = shown.assign(year=shown["year"].astype("string").fillna(""))  # blank, not "None", when unknown
 label = ", ".join(chosen) if chosen else "all companies"
 st.caption(f"{len(shown)} resources from {md_escape(label)}")
@@ -29,7 +35,7 @@ for name in chosen:
         st.caption(f"{md_escape(company.name)} also mentions, without a link: " + "; ".join(md_escape(n) for n in company.notes))
 
 st.dataframe(
-    shown[["title", "company", "kind", "year", "topics", "url"]],
+    shown[["title", "company", "kind", "year", "topics", "url", "link", "archive"]],
     key="companies_table", hide_index=True, width="stretch",
     column_config={
         "title": st.column_config.TextColumn("Title", width="large"),
@@ -38,6 +44,9 @@ st.dataframe(
         "year": st.column_config.TextColumn("Year", width="small"),
         "topics": st.column_config.TextColumn("Topics", width="medium"),
         "url": st.column_config.LinkColumn("Link", display_text="open ↗", width="small"),
+        "link": st.column_config.TextColumn("Status", width="small",
+                                            help="alive, redirected, dead, unknown or unchecked (mlsd check-links)"),
+        "archive": st.column_config.LinkColumn("Archive", display_text="archived copy", width="small"),
     },
 )
 

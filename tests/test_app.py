@@ -201,3 +201,11 @@ def test_dead_links_get_a_badge_and_can_be_hidden(engine, corpus, tmp_path, monk
     at.toggle(key="hide_dead").set_value(True).run()
     assert "Intro to PageRank" not in texts(at)
     assert "The algorithm that started Google" in texts(at)
+
+    companies = open_page("pages/companies.py", company="Google")
+    table = companies.dataframe[0].value
+    row = table[table["url"] == dead].iloc[0]
+    assert row["link"] == "dead" and row["archive"].startswith("https://web.archive.org/web/*/")
+    assert set(table[table["url"] != dead]["link"]) == {"unchecked"}
+    companies.toggle(key="companies_hide_dead").set_value(True).run()
+    assert dead not in set(companies.dataframe[0].value["url"])
