@@ -191,12 +191,16 @@ def link_badge(url: str | None, status: str) -> str:
 
 
 def render_hit_list(hits: list[Hit], empty: str = "Nothing related found.") -> None:
-    """A compact list of hits: linked title and meta line."""
+    """A compact list of hits: linked title, meta line, and the link's last check."""
     if not hits:
         st.caption(empty)
         return
+    from mlsd.links import LinkStore
+
+    links = LinkStore()
     for hit in hits:
-        st.markdown(f"{TYPE_ICONS.get(hit.type, '')} {title_markdown(hit)}  \n:gray[{md_escape(meta_line(hit))}]")
+        badge = link_badge(hit.url, links.status_of(hit.url)) if hit.url else ""
+        st.markdown(f"{TYPE_ICONS.get(hit.type, '')} {title_markdown(hit)}  \n:gray[{md_escape(meta_line(hit))}] {badge}")
 
 
 def resource_filters() -> Filters:

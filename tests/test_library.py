@@ -323,12 +323,16 @@ def test_import_the_real_case_studies_csv(home, embedder, tmp_path):
     if not found:
         pytest.skip("case_studies.csv is not in the shared corpora")
     shutil.copy(found[0], tmp_path / "case_studies.csv")
+    readme = CORPORA / "applied-ml" / "README.md"
+    if readme.is_file():
+        shutil.copy(readme, tmp_path / "applied-ml.md")
     server = serve(tmp_path)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
         started = time.perf_counter()
-        report = import_source(f"http://127.0.0.1:{server.server_address[1]}/case_studies.csv",
-                               name="case-studies", embedder=embedder)
+        report = import_source(f"{base}/case_studies.csv", name="case-studies", embedder=embedder)
         seconds = time.perf_counter() - started
+        second = import_source(f"{base}/applied-ml.md", name="applied-ml", embedder=embedder) if readme.is_file() else None
     finally:
         server.shutdown()
         server.server_close()
@@ -336,6 +340,16 @@ def test_import_the_real_case_studies_csv(home, embedder, tmp_path):
           f"{report.encoded} encoded) in {seconds:.1f} s")
     assert report.new + report.duplicates + len(report.skipped) >= 2400
     assert report.new > 2000 and report.encoded == report.new
+
+    from mlsd.corpus import load_corpus
+    from mlsd.search import Filters, open_engine
+
+    engine = open_engine(load_corpus(), embedder)
+    assert engine.status == "loaded"  # the imports left the index current
+    hits = engine.search("how uber predicts arrival times", k=5, filters=Filters(types=["resource"]))
+    assert any(h.source in ("case-studies", "applied-ml") and "Uber" in (h.company or "") for h in hits), hits
+    if second is not None:
+        assert second.new + second.duplicates > 500 and second.format == "markdown-list"
 
 
 # -- the pages with an imported list ------------------------------------------------------------
