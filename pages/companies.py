@@ -35,7 +35,7 @@ for name in chosen:
         st.caption(f"{md_escape(company.name)} also mentions, without a link: " + "; ".join(md_escape(n) for n in company.notes))
 
 st.dataframe(
-    shown[["title", "company", "kind", "year", "topics", "url", "link", "archive"]],
+    shown[["title", "company", "kind", "year", "topics", "source", "url", "link", "archive"]],
     key="companies_table", hide_index=True, width="stretch",
     column_config={
         "title": st.column_config.TextColumn("Title", width="large"),
@@ -43,6 +43,7 @@ st.dataframe(
         "kind": st.column_config.TextColumn("Kind"),
         "year": st.column_config.TextColumn("Year", width="small"),
         "topics": st.column_config.TextColumn("Topics", width="medium"),
+        "source": st.column_config.TextColumn("Source", width="small", help="bundled, or the imported list it came from"),
         "url": st.column_config.LinkColumn("Link", display_text="open ↗", width="small"),
         "link": st.column_config.TextColumn("Status", width="small",
                                             help="alive, redirected, dead, unknown or unchecked (mlsd check-links)"),
