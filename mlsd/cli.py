@@ -27,33 +27,30 @@ def _corpus():
 
 def _engine(force: bool = False, quiet: bool = False):
     """The search engine over the bundled data; rebuilds a stale index with a progress bar."""
+    import contextlib
+
     from .embed import Embedder
-    from .index import IndexStaleError, load_index
     from .search import open_engine
 
     corpus = _corpus()
-    try:
-        needs_build = force
-        if not force:
-            try:
-                load_index(list(corpus.items), corpus.data_hash)
-            except IndexStaleError as exc:
-                needs_build = True
-                if not quiet:
-                    click.echo(f"Rebuilding the search index: {exc}.", err=True)
-        if not needs_build or quiet:
-            return open_engine(corpus, Embedder(), force=force)
-        with click.progressbar(length=len(corpus.items), label="Embedding", file=sys.stderr) as bar:
-            done = [0]
+    with contextlib.ExitStack() as stack:
+        bar = []  # created on the first progress report: a current index shows no bar
+        done = [0]
 
-            def progress(n: int, total: int) -> None:
-                bar.length = total  # only changed texts are encoded
-                bar.update(n - done[0])
-                done[0] = n
+        def progress(n: int, total: int) -> None:
+            if not bar:
+                bar.append(stack.enter_context(click.progressbar(length=total, label="Embedding", file=sys.stderr)))
+            bar[0].update(n - done[0])
+            done[0] = n
 
-            return open_engine(corpus, Embedder(), force=force, progress=progress)
-    except MlsdError as exc:
-        raise click.ClickException(str(exc)) from None
+        def on_rebuild(reason: str) -> None:
+            click.echo(f"Rebuilding the search index: {reason}.", err=True)
+
+        try:
+            return open_engine(corpus, Embedder(), force=force, progress=None if quiet else progress,
+                               on_rebuild=None if quiet else on_rebuild)
+        except MlsdError as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 @click.group(context_settings=CONTEXT)

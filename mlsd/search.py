@@ -375,11 +375,12 @@ def open_engine(
     folder=None,
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    on_rebuild: Callable[[str], None] | None = None,
 ) -> SearchEngine:
     """Load the index checked against the corpus; build or rebuild it when needed.
 
     A missing, stale or corrupted index is rebuilt (never served, never a crash); the reason
-    is kept in ``engine.status``.
+    is kept in ``engine.status`` and, before the rebuild starts, given to ``on_rebuild``.
     """
     embedder = embedder or Embedder()
     items = list(corpus.items)
@@ -391,6 +392,8 @@ def open_engine(
             index = load_index(items, corpus.data_hash, folder)
         except IndexStaleError as exc:
             index, status = None, f"rebuilt: {exc}"
+            if on_rebuild is not None:
+                on_rebuild(str(exc))
     if index is None:
         index = build_index(items, corpus.data_hash, embedder, folder, progress=progress, reuse=not force)
     return SearchEngine(corpus, index, embedder, status)

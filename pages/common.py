@@ -190,14 +190,19 @@ def link_badge(url: str | None, status: str) -> str:
     return badge
 
 
-def render_hit_list(hits: list[Hit], empty: str = "Nothing related found.") -> None:
-    """A compact list of hits: linked title, meta line, and the link's last check."""
+def render_hit_list(hits: list[Hit], empty: str = "Nothing related found.", links=None) -> None:
+    """A compact list of hits: linked title, meta line, and the link's last check.
+
+    Args:
+        links: the page's ``LinkStore``, so a page listing many hits reads the file once.
+    """
     if not hits:
         st.caption(empty)
         return
-    from mlsd.links import LinkStore
+    if links is None:
+        from mlsd.links import LinkStore
 
-    links = LinkStore()
+        links = LinkStore()
     for hit in hits:
         badge = link_badge(hit.url, links.status_of(hit.url)) if hit.url else ""
         st.markdown(f"{TYPE_ICONS.get(hit.type, '')} {title_markdown(hit)}  \n:gray[{md_escape(meta_line(hit))}] {badge}")

@@ -120,4 +120,4 @@ for n, hit in enumerate(hits, start=1):
             related = engine.related(hit.id, k=5, filters=Filters(types=["resource"]))
             if hide_dead:
                 related = [r for r in related if links.status_of(r.url) != "dead"]
-            render_hit_list(related)
+            render_hit_list(related, links=links)
