@@ -1,4 +1,4 @@
-"""The ``mlsd`` command: stats, build-index, search, related, import, sources, remove.
+"""The ``mlsd`` command: stats, build-index, search, related, import, sources, remove, progress.
 
 Library errors become ``Error: ...`` lines (click.ClickException); never a traceback.
 """
@@ -327,6 +327,46 @@ def remove(name: str) -> None:
     except MlsdError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Removed '{name}' ({count} items)")
+
+
+@cli.group()
+def progress() -> None:
+    """Back up and restore reading progress and practice sessions ($MLSD_HOME/progress.db).
+
+    Example: mlsd progress export ~/mlsd-progress.json
+    """
+
+
+@progress.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+def progress_export(file: Path) -> None:
+    """Write every read mark, bookmark, note and practice session to FILE (JSON).
+
+    Example: mlsd progress export ~/mlsd-progress.json
+    """
+    from .progress import ProgressStore
+
+    try:
+        counts = ProgressStore().export_file(file)
+    except (MlsdError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Exported {counts['reading']} resources and {counts['sessions']} practice sessions to {file}")
+
+
+@progress.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def progress_import(file: Path) -> None:
+    """Merge a backup made by `mlsd progress export` (newer entries win; nothing is deleted).
+
+    Example: mlsd progress import ~/mlsd-progress.json
+    """
+    from .progress import ProgressStore
+
+    try:
+        counts = ProgressStore().import_file(file)
+    except MlsdError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Imported {counts['reading']} resources and {counts['sessions']} practice sessions from {file}")
 
 
 def main() -> None:  # pragma: no cover - console script entry

@@ -67,6 +67,7 @@ class Step:
     name: str
     description: str
     checklist: tuple[ChecklistItem, ...]
+    minutes: int = 0  # suggested share of a 45-minute interview (practice sessions scale it)
 
     def checklist_lines(self) -> list[tuple[int, str]]:
         """The checklist flattened to (depth, text) pairs, in order."""
@@ -713,8 +714,13 @@ def load_corpus(data_dir: Path | str | None = None, library_dir: Path | str | No
         if not isinstance(number, int) or isinstance(number, bool):
             check.add(file, raw, label, "number", f"must be a whole number, got {number!r}.")
             number = 0
+        minutes = raw.get("minutes")
+        if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= 60:
+            check.add(file, raw, label, "minutes",
+                      f"must be the step's suggested minutes in a 45-minute interview, a whole number from 1 to 60; got {minutes!r}.")
+            minutes = 0
         steps.append(Step(sid, number, check.text(file, raw, label, "name"), check.text(file, raw, label, "description"),
-                          _checklist(check, file, raw, label, raw.get("checklist"))))
+                          _checklist(check, file, raw, label, raw.get("checklist")), minutes))
     numbers = [s.number for s in steps]
     if numbers and numbers != list(range(1, len(steps) + 1)):
         problems_at = ", ".join(str(n) for n in numbers)

@@ -28,6 +28,11 @@ def links_path() -> Path:
     """The JSON file of link check results."""
     return home() / "links.json"
 
+def progress_path() -> Path:
+    """The SQLite database of reading progress and practice sessions (ignored by git)."""
+    return home() / "progress.db"
+
+
 def library_dir() -> Path:
     """Folder of imported lists, one ``<name>.json`` per source (ignored by git)."""
     return home() / "library"

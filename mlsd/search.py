@@ -93,6 +93,9 @@ class Filters:
         topics: topic ids; an item matches when it belongs to the topic or its subtree.
         steps: flow step ids; an item matches when it relates to one of them.
         year_min, year_max: inclusive year range; items without a year are left out.
+        exclude_ids: item ids to leave out (e.g. resources already read).
+        only_ids: when not None, only these item ids (e.g. bookmarked resources); unknown
+            ids are ignored, since they may name resources of a removed list.
     """
 
     types: Sequence[str] = ()
@@ -102,10 +105,12 @@ class Filters:
     steps: Sequence[str] = ()
     year_min: int | None = None
     year_max: int | None = None
+    exclude_ids: Sequence[str] = ()
+    only_ids: Sequence[str] | None = None
 
     def is_empty(self) -> bool:
-        return not (self.types or self.companies or self.kinds or self.topics or self.steps) and (
-            self.year_min is None and self.year_max is None
+        return not (self.types or self.companies or self.kinds or self.topics or self.steps or self.exclude_ids) and (
+            self.year_min is None and self.year_max is None and self.only_ids is None
         )
 
 
@@ -201,7 +206,8 @@ class SearchEngine:
             value = getattr(filters, name)
             if value is not None and (not isinstance(value, (int, np.integer)) or isinstance(value, bool)):
                 raise QueryError(f"{name} must be a whole year, got {value!r}.")
-        return Filters(types, companies, kinds, list(filters.topics), list(filters.steps), filters.year_min, filters.year_max)
+        return Filters(types, companies, kinds, list(filters.topics), list(filters.steps), filters.year_min, filters.year_max,
+                       list(filters.exclude_ids), None if filters.only_ids is None else list(filters.only_ids))
 
     def _mask(self, filters: Filters | None) -> np.ndarray | None:
         if filters is None:
@@ -228,6 +234,12 @@ class SearchEngine:
             mask &= self._years >= filters.year_min  # NaN compares False: no year, no match
         if filters.year_max is not None:
             mask &= self._years <= filters.year_max
+        if filters.exclude_ids:
+            mask[[self.position[i] for i in filters.exclude_ids if i in self.position]] = False
+        if filters.only_ids is not None:
+            wanted = np.zeros(len(self.items), dtype=bool)
+            wanted[[self.position[i] for i in filters.only_ids if i in self.position]] = True
+            mask &= wanted
         return mask
 
     # -- the two rankings -------------------------------------------------------------------------
