@@ -16,6 +16,8 @@ PAGES = {
     "companies": st.Page("pages/companies.py", title="Companies", icon=":material/domain:", url_path="companies"),
     "topics": st.Page("pages/topics.py", title="Topics", icon=":material/account_tree:", url_path="topics"),
     "map": st.Page("pages/map.py", title="Map", icon=":material/scatter_plot:", url_path="map"),
+    "practice": st.Page("pages/practice.py", title="Practice", icon=":material/timer:", url_path="practice"),
+    "progress": st.Page("pages/progress.py", title="Progress", icon=":material/task_alt:", url_path="progress"),
     "library": st.Page("pages/library.py", title="Library", icon=":material/library_books:", url_path="library"),
 }
 

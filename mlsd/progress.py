@@ -429,16 +429,24 @@ class ProgressStore:
             conn.execute("UPDATE practice_session SET finished_at = NULL, step_entered_at = ?, updated_at = ?, "
                          "last_activity = ? WHERE id = ?", (now, _now_iso(), now, session_id))
 
-    def reopen(self, session_id: int) -> PracticeSession:
-        """Open a past session paused: a running clock is stopped at the session's last activity.
+    def reopen(self, session_id: int, idle_after: float | None = None, now: float | None = None) -> PracticeSession:
+        """Open a past session: a clock left running is stopped at the session's last activity.
 
         Time between leaving a session (closing the tab) and reopening it is not counted.
+
+        Args:
+            idle_after: only stop the clock when the last activity (a note saved, a step
+                changed) is more than this many seconds ago, so reloading the page in the
+                middle of an interview keeps the clock running. None stops it always.
         """
+        now = time.time() if now is None else now
         with self._connect(write=True) as conn:
-            row = conn.execute("SELECT last_activity FROM practice_session WHERE id = ?", (session_id,)).fetchone()
+            row = conn.execute("SELECT last_activity, step_entered_at FROM practice_session WHERE id = ?",
+                               (session_id,)).fetchone()
             if row is None:
                 raise ProgressError(f"There is no practice session {session_id}.")
-            self._close_interval(conn, session_id, row["last_activity"])
+            if row["step_entered_at"] is not None and (idle_after is None or now - row["last_activity"] > idle_after):
+                self._close_interval(conn, session_id, max(row["last_activity"], row["step_entered_at"]))
             return self._session(conn, session_id)
 
     def finish(self, session_id: int, now: float | None = None) -> None:

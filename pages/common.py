@@ -190,11 +190,14 @@ def link_badge(url: str | None, status: str) -> str:
     return badge
 
 
-def render_hit_list(hits: list[Hit], empty: str = "Nothing related found.", links=None) -> None:
+def render_hit_list(hits: list[Hit], empty: str = "Nothing related found.", links=None, store=None,
+                    reading: dict | None = None, key: str = "list") -> None:
     """A compact list of hits: linked title, meta line, and the link's last check.
 
     Args:
         links: the page's ``LinkStore``, so a page listing many hits reads the file once.
+        store, reading: the progress store and ``all_reading()``; when given, each case study
+            gets read / bookmark / note controls (widget keys start with ``key``).
     """
     if not hits:
         st.caption(empty)
@@ -206,6 +209,8 @@ def render_hit_list(hits: list[Hit], empty: str = "Nothing related found.", link
     for hit in hits:
         badge = link_badge(hit.url, links.status_of(hit.url)) if hit.url else ""
         st.markdown(f"{TYPE_ICONS.get(hit.type, '')} {title_markdown(hit)}  \n:gray[{md_escape(meta_line(hit))}] {badge}")
+        if store is not None:
+            reading_controls(store, hit, reading or {}, key)
 
 
 def resource_filters() -> Filters:
@@ -255,3 +260,94 @@ def write_to_url(page: str, values: dict[str, object]) -> None:
 def notice_ignored(ignored: list[str]) -> None:
     if ignored:
         st.info(f"Ignored unknown value(s) in the link: {', '.join(ignored)}.", icon=":material/info:")
+
+
+# -- reading progress -------------------------------------------------------------------------------
+@st.cache_resource(show_spinner=False)
+def _progress_store(path: str):
+    from mlsd.progress import ProgressStore
+
+    return ProgressStore(path)
+
+
+def progress_store():
+    """The user's progress database, or None with a warning when it cannot be used.
+
+    A locked, read-only or damaged database disables only the progress features: the page
+    goes on without them.
+    """
+    from mlsd.progress import ProgressError
+
+    store = _progress_store(str(paths.progress_path()))
+    try:
+        store.migrate()  # cheap when current; detects a damaged file
+        return store
+    except ProgressError as exc:
+        st.warning(f"Reading progress is unavailable: {exc}", icon=":material/warning:")
+        return None
+
+
+def all_reading(store) -> dict:
+    """Every resource's progress (empty, with a warning, when the database fails)."""
+    from mlsd.progress import ProgressError
+
+    if store is None:
+        return {}
+    try:
+        return store.all_reading()
+    except ProgressError as exc:
+        st.warning(f"Reading progress is unavailable: {exc}", icon=":material/warning:")
+        return {}
+
+
+def _save_progress(store, item, what: str, key: str) -> None:
+    """Widget callback: write one change; a failure is shown on the rerun, nothing else breaks."""
+    from mlsd.progress import ProgressError
+
+    value = st.session_state.get(key)
+    try:
+        if what == "read":
+            store.set_read(item, bool(value))
+        elif what == "bookmark":
+            store.set_bookmark(item, bool(value))
+        else:
+            store.set_note(item, value or "")
+    except ProgressError as exc:
+        st.session_state["_progress_error"] = str(exc)
+
+
+def show_progress_error() -> None:
+    error = st.session_state.pop("_progress_error", None)
+    if error:
+        st.error(f"Your change was not saved: {error}", icon=":material/error:")
+
+
+SHOW_CHOICES = {"all": "All", "unread": "Unread only", "bookmarked": "Bookmarked"}
+
+
+def reading_controls(store, item, reading: dict, key: str) -> None:
+    """Read / bookmark / note controls for one resource (an Item, Resource or Hit).
+
+    Args:
+        key: unique per place on the page (e.g. ``"search"``); widget keys add the item id, so
+            a widget never shows another resource's state after the results change.
+    """
+    from mlsd.progress import resource_key
+
+    if store is None or getattr(item, "type", "resource") != "resource":
+        return
+    state = reading.get(resource_key(item))
+    row = st.container(horizontal=True, gap="medium", vertical_alignment="center", key=f"{key}_controls_{item.id}")
+    c1 = c2 = c3 = row
+    read_key, mark_key, note_key = (f"{key}_{what}_{item.id}" for what in ("read", "bookmark", "note"))
+    c1.checkbox("Read", value=bool(state and state.read), key=read_key,
+                on_change=_save_progress, args=(store, item, "read", read_key))
+    c2.checkbox("Bookmark", value=bool(state and state.bookmarked), key=mark_key,
+                on_change=_save_progress, args=(store, item, "bookmark", mark_key))
+    note = state.note if state else ""
+    with c3.popover("Note ✎" if note else "Add note", width="content"):
+        st.text_area("Your note on this resource", value=note, key=note_key, max_chars=2000, height=100,
+                     on_change=_save_progress, args=(store, item, "note", note_key),
+                     help="Saved when you leave the box or press Ctrl+Enter")
+    if note:
+        st.caption(f"Your note: {md_escape(note)}")

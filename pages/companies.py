@@ -1,13 +1,17 @@
 """Companies: pick companies, see their resources in a sortable table, and the corpus by company."""
 
+import hashlib
+
 import plotly.express as px
 import streamlit as st
 
 from mlsd.links import LinkStore, archive_url
-from pages.common import corpus_or_stop, md_escape
+from mlsd.progress import ProgressError, reading_frame
+from pages.common import SHOW_CHOICES, all_reading, corpus_or_stop, md_escape, progress_store, show_progress_error
 
 corpus = corpus_or_stop()
-frame = corpus.resources_frame()
+store = progress_store()
+frame = reading_frame(corpus, all_reading(store))
 frame["company"] = frame["company"].fillna("General")
 frame["kind"] = frame["kind"].fillna("Unclassified")  # imported lists do not say the kind
 names = list(corpus.company_names)  # bundled companies, then those only imported lists name
@@ -24,7 +28,14 @@ shown = frame[frame["company"].isin(chosen)] if chosen else frame
 links = LinkStore()
 shown = shown.assign(link=[links.status_of(u) for u in shown["url"]])
 shown = shown.assign(archive=[archive_url(u) if s == "dead" else None for u, s in zip(shown["url"], shown["link"])])
-if st.toggle("Hide dead links", key="companies_hide_dead", help="Links found dead (404/410) by the last link check"):
+c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
+show = c1.segmented_control("Show", list(SHOW_CHOICES), key="companies_show", format_func=SHOW_CHOICES.get,
+                            default="all", required=True, help="Your reading progress: tick Read or Bookmark in the table")
+if show == "unread":
+    shown = shown[~shown["read"]]
+elif show == "bookmarked":
+    shown = shown[shown["bookmarked"]]
+if c2.toggle("Hide dead links", key="companies_hide_dead", help="Links found dead (404/410) by the last link check"):
     shown = shown[shown["link"] != "dead"]
 shown = shown.assign(year=shown["year"].astype("string").fillna(""))  # blank, not "None", when unknown
 label = ", ".join(chosen) if chosen else "all companies"
@@ -34,10 +45,43 @@ for name in chosen:
     if company is not None and company.notes:
         st.caption(f"{md_escape(company.name)} also mentions, without a link: " + "; ".join(md_escape(n) for n in company.notes))
 
-st.dataframe(
-    shown[["title", "company", "kind", "year", "topics", "source", "url", "link", "archive"]],
-    key="companies_table", hide_index=True, width="stretch",
+COLUMNS = ["read", "bookmarked", "note", "title", "company", "kind", "year", "topics", "source", "url", "link", "archive"]
+EDITABLE = {"read": "read", "bookmarked": "bookmark", "note": "note"}
+shown = shown.reset_index(drop=True)
+by_id = corpus.resource_by_id
+# The editor's key follows the rows and their saved state: after a change is saved (or a filter
+# hides a row) the table starts fresh, so a remembered edit never lands on another row.
+state = hashlib.sha1(repr(shown[["id", "read", "bookmarked", "note"]].values.tolist()).encode()).hexdigest()[:12]
+table_key = f"companies_table_{state}"
+
+
+def save_table_edits() -> None:
+    """Write the ticked boxes and typed notes of the table to the progress database."""
+    edits = st.session_state[table_key].get("edited_rows", {})
+    try:
+        for row, changes in edits.items():
+            resource = by_id[shown.at[int(row), "id"]]
+            for column, value in changes.items():
+                if column == "read":
+                    store.set_read(resource, bool(value))
+                elif column == "bookmarked":
+                    store.set_bookmark(resource, bool(value))
+                elif column == "note":
+                    store.set_note(resource, value or "")
+    except ProgressError as exc:
+        st.session_state["_progress_error"] = str(exc)
+
+
+show_progress_error()
+st.data_editor(
+    shown[COLUMNS],
+    key=table_key, hide_index=True, width="stretch",
+    disabled=[c for c in COLUMNS if c not in EDITABLE or store is None],
+    on_change=save_table_edits if store is not None else None,
     column_config={
+        "read": st.column_config.CheckboxColumn("Read", width="small", help="Tick what you have read"),
+        "bookmarked": st.column_config.CheckboxColumn("★", width="small", help="Bookmark to read later"),
+        "note": st.column_config.TextColumn("Your note", width="medium", max_chars=2000),
         "title": st.column_config.TextColumn("Title", width="large"),
         "company": st.column_config.TextColumn("Company"),
         "kind": st.column_config.TextColumn("Kind"),

@@ -7,8 +7,10 @@ from mlsd.corpus import ITEM_TYPES, KIND_LABELS
 from mlsd.errors import QueryError
 from mlsd.links import LinkStore
 from mlsd.search import MODES, Filters
-from pages.common import (TYPE_ICONS, TYPE_LABELS, corpus_or_stop, engine_or_stop, highlight, link_badge, md_escape,
-                          meta_line, notice_ignored, render_hit_list, seed_from_url, title_markdown, write_to_url)
+from mlsd.progress import read_ids
+from pages.common import (SHOW_CHOICES, TYPE_ICONS, TYPE_LABELS, all_reading, corpus_or_stop, engine_or_stop, highlight,
+                          link_badge, md_escape, meta_line, notice_ignored, progress_store, reading_controls,
+                          render_hit_list, seed_from_url, show_progress_error, title_markdown, write_to_url)
 
 corpus = corpus_or_stop()
 company_names = list(corpus.company_names)
@@ -27,7 +29,7 @@ def unknown_bound_values() -> list[str]:
 st.title("Search")
 ignored = unknown_bound_values() + seed_from_url("search", {
     "type": (list(ITEM_TYPES), True, []), "kind": (list(KIND_LABELS), True, []),
-    "step": (step_ids, True, []), "topic": (topic_ids, True, []),
+    "step": (step_ids, True, []), "topic": (topic_ids, True, []), "show": (list(SHOW_CHOICES), False, "all"),
 })
 notice_ignored(ignored)
 
@@ -53,13 +55,19 @@ with st.expander("Mode and filters", expanded=False):
     year_range = None
     if years_known and c2.toggle("Filter by year", key="use_years"):
         year_range = c2.slider("Years", years_known[0], years_known[-1], (years_known[0], years_known[-1]), key="years")
-    hide_dead = st.toggle("Hide dead links", key="hide_dead", help="Links found dead (404/410) by the last link check")
+    c1, c2 = st.columns([2, 1])
+    show = c1.segmented_control("Case studies", list(SHOW_CHOICES), key="show", format_func=SHOW_CHOICES.get,
+                                required=True, help="Your reading progress: hide what you have read, or show only bookmarks")
+    hide_dead = c2.toggle("Hide dead links", key="hide_dead", help="Links found dead (404/410) by the last link check")
 
-write_to_url("search", {"type": types, "kind": kinds, "step": steps, "topic": topics})
+write_to_url("search", {"type": types, "kind": kinds, "step": steps, "topic": topics,
+                        "show": None if show == "all" else show})
 active = [f"{len(v)} {name}" if len(v) > 1 else f"{name}: {TYPE_LABELS.get(v[0], v[0]) if name == 'type' else v[0]}"
           for name, v in (("type", types), ("company", companies), ("kind", kinds), ("step", steps), ("topic", topics)) if v]
 if year_range:
     active.append(f"years {year_range[0]}–{year_range[1]}")
+if show != "all":
+    active.append(SHOW_CHOICES[show].lower())
 if active or mode != "hybrid":
     st.caption(f"Mode: {mode}" + (" · Filters: " + md_escape(" · ".join(active)) if active else ""))
 
@@ -70,8 +78,13 @@ if not query or not query.strip():
         st.page_link("pages/search.py", label=example, query_params={"q": example}, icon=":material/arrow_forward:")
     st.stop()
 
+store = progress_store()
+reading = all_reading(store)
+show_progress_error()
 filters = Filters(types=types, companies=companies, kinds=kinds, topics=topics, steps=steps,
-                  year_min=year_range[0] if year_range else None, year_max=year_range[1] if year_range else None)
+                  year_min=year_range[0] if year_range else None, year_max=year_range[1] if year_range else None,
+                  exclude_ids=read_ids(corpus, reading) if show == "unread" else (),
+                  only_ids=read_ids(corpus, reading, bookmarked=True) if show == "bookmarked" else None)
 engine = engine_or_stop(need_model=mode != "keyword")
 try:
     hits = engine.search(query, k=int(k), mode=mode, filters=filters)
@@ -114,10 +127,12 @@ for n, hit in enumerate(hits, start=1):
         else:
             why = "semantic: found by meaning, no word in common"
         st.caption(f"Why: {why}")
+        reading_controls(store, hit, reading, "search")
         # The best match being a topic ("cold start") means the user wants the case studies
         # about it: show them open, the others folded.
         with st.expander("Related case studies", expanded=n == 1 and hit.type == "topic"):
-            related = engine.related(hit.id, k=5, filters=Filters(types=["resource"]))
+            related = engine.related(hit.id, k=5, filters=Filters(types=["resource"], exclude_ids=filters.exclude_ids,
+                                                                  only_ids=filters.only_ids))
             if hide_dead:
                 related = [r for r in related if links.status_of(r.url) != "dead"]
-            render_hit_list(related, links=links)
+            render_hit_list(related, links=links, store=store, reading=reading, key=f"related{n}")

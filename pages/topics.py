@@ -4,7 +4,8 @@ import plotly.express as px
 import streamlit as st
 
 from mlsd.search import Filters
-from pages.common import corpus_or_stop, engine_or_stop, md_escape, notice_ignored, render_hit_list, seed_from_url, write_to_url
+from pages.common import (all_reading, corpus_or_stop, engine_or_stop, md_escape, notice_ignored, progress_store,
+                          render_hit_list, seed_from_url, show_progress_error, write_to_url)
 
 corpus = corpus_or_stop()
 topic_ids = [t.id for t in corpus.topics]
@@ -52,7 +53,10 @@ with right:
                      query_params={"topic": topic.parent}, icon=":material/arrow_upward:")
     engine = engine_or_stop()
     st.subheader("Related case studies")
-    render_hit_list(engine.related(topic_id, k=6, filters=Filters(types=["resource"])))
+    store = progress_store()
+    show_progress_error()
+    render_hit_list(engine.related(topic_id, k=6, filters=Filters(types=["resource"])), store=store,
+                    reading=all_reading(store), key="topics")
     st.subheader("Related flow steps")
     render_hit_list(engine.related(topic_id, k=3, filters=Filters(types=["step"])))
     questions = [q for q in corpus.questions if set(q.topics) & set(corpus.subtree(topic_id))]

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 PAGES = ["pages/home.py", "pages/flow.py", "pages/search.py", "pages/companies.py", "pages/topics.py", "pages/map.py",
-         "pages/library.py"]
+         "pages/library.py", "pages/practice.py", "pages/progress.py"]
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 180  # the first page that needs the engine waits for the model to load
 
@@ -209,3 +209,117 @@ def test_dead_links_get_a_badge_and_can_be_hidden(engine, corpus, tmp_path, monk
     assert set(table[table["url"] != dead]["link"]) == {"unchecked"}
     companies.toggle(key="companies_hide_dead").set_value(True).run()
     assert dead not in set(companies.dataframe[0].value["url"])
+
+
+# -- reading progress and practice (issue 6) -------------------------------------------------------
+@pytest.fixture
+def progress_home(tmp_path, monkeypatch):
+    """An empty MLSD_HOME for pages that write progress (the engine stays cached by data hash)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("MLSD_HOME", str(home))
+    from mlsd.progress import ProgressStore
+
+    return ProgressStore(home / "progress.db")
+
+
+@pytest.mark.slow
+def test_marking_a_search_result_read_saves_it_and_unread_only_hides_it(engine, corpus, progress_home):
+    at = open_page("pages/search.py", q="pagerank")
+    resource = corpus.resource_by_id["google-intro-to-pagerank"]
+    at.checkbox(key=f"search_read_{resource.id}").check().run()
+    assert not at.exception, at.exception
+    assert progress_home.reading(resource).read
+    assert "Intro to PageRank" in texts(at)
+    at.segmented_control(key="show").set_value("unread").run()
+    assert "Intro to PageRank" not in texts(at)
+    assert "The algorithm that started Google" in texts(at)
+    assert "unread" in at.query_params["show"]
+
+
+@pytest.mark.slow
+def test_bookmarked_only_search_and_a_note_from_the_topic_view(engine, corpus, progress_home):
+    resource = corpus.resource_by_id["google-intro-to-pagerank"]
+    progress_home.set_bookmark(resource)
+    at = open_page("pages/search.py", q="pagerank", show="bookmarked")
+    titles = [line for line in hit_meta_lines(at)]
+    assert len(titles) == 1 and "Intro to PageRank" in texts(at), titles
+
+    topic = open_page("pages/topics.py", topic="cold-start")
+    related = [k for k in (w.key for w in topic.checkbox) if k.startswith("topics_read_")]
+    assert related, "the topic view offers read marks on its related case studies"
+    first_id = related[0].removeprefix("topics_read_")
+    topic.text_area(key=f"topics_note_{first_id}").input("Read the part on exploration").run()
+    assert progress_home.reading(corpus.resource_by_id[first_id]).note == "Read the part on exploration"
+
+
+@pytest.mark.slow
+def test_companies_table_shows_progress_and_filters_unread(engine, corpus, progress_home):
+    netflix = [r for r in corpus.resources if r.company == "netflix"]
+    progress_home.set_read(netflix[0])
+    progress_home.set_bookmark(netflix[1])
+    at = open_page("pages/companies.py", company="Netflix")
+    assert not at.exception, at.exception
+    assert f"{len(netflix)} resources from Netflix" in texts(at)
+    at.segmented_control(key="companies_show").set_value("unread").run()
+    assert f"{len(netflix) - 1} resources from Netflix" in texts(at)
+    at.segmented_control(key="companies_show").set_value("bookmarked").run()
+    assert "1 resources from Netflix" in texts(at)
+
+
+@pytest.mark.slow
+def test_progress_page_counts_reads_and_suggests_unread_material(engine, corpus, progress_home):
+    read = corpus.resource_by_id["google-intro-to-pagerank"]
+    progress_home.set_read(read)
+    progress_home.set_note(read, "great intro")
+    at = open_page("pages/progress.py")
+    assert not at.exception, at.exception
+    assert at.metric[0].value == f"1 of {len(corpus.resources)}"
+    by_company = at.dataframe[0].value
+    google = by_company[by_company["name"] == "Google"].iloc[0]
+    assert (google["read"], google["resources"]) == (1, sum(r.company == "google" for r in corpus.resources))
+    at.selectbox(key="progress_next_for").set_value("pagerank").run()
+    page = texts(at)
+    assert "great intro" in page  # the Notes tab
+    suggested = [k.removeprefix("next_read_") for k in (w.key for w in at.checkbox) if k.startswith("next_read_")]
+    assert suggested and read.id not in suggested
+    assert "the-algorithm-that-started-google" in suggested or any("pagerank" in s for s in suggested), suggested
+
+
+@pytest.mark.slow
+def test_practice_page_shows_a_session_with_steps_budgets_and_checklists(engine, corpus, progress_home):
+    sid = progress_home.start_session("Design a video recommendation system", 60, corpus.steps[0].id,
+                                      "q-video-recommendations")
+    progress_home.save_step_note(sid, corpus.steps[0].id, "watch time is the goal")
+    progress_home.move_to(sid, corpus.steps[1].id)
+    at = open_page("pages/practice.py", session=str(sid))
+    assert not at.exception, at.exception
+    page = texts(at)
+    assert "Step 2 of 7: ML metrics (offline and online)" in page
+    assert "Imbalanced data?" in page  # the step's checklist
+    labels = [b.label for b in at.button if b.key and b.key.startswith("go_")]
+    assert len(labels) == 7 and "of 6:40" in labels[0], labels  # 5 of 45 minutes, scaled to 60
+    assert "✓" in labels[0]  # step 1 has notes
+
+
+@pytest.mark.slow
+def test_practice_page_lists_past_sessions_and_explains_unknown_ones(engine, corpus, progress_home):
+    sid = progress_home.start_session("Design a spam filter", 45, corpus.steps[0].id)
+    progress_home.finish(sid)
+    at = open_page("pages/practice.py")
+    assert "Design a spam filter" in texts(at) and "finished" in texts(at)
+    at = open_page("pages/practice.py", session="999")
+    assert "There is no practice session 999" in texts(at)
+    at = open_page("pages/practice.py", session=str(sid))
+    assert "Summary: Design a spam filter" in texts(at)
+
+
+@pytest.mark.slow
+def test_a_damaged_progress_database_is_a_message_and_search_still_works(engine, progress_home):
+    progress_home.path.write_bytes(b"this is not a database" * 100)
+    at = open_page("pages/search.py", q="pagerank")
+    assert not at.exception, at.exception
+    assert "Intro to PageRank" in texts(at)
+    assert any("damaged" in str(w.value) for w in at.warning)
+    practice = open_page("pages/practice.py")
+    assert not practice.exception and "cannot be used right now" in texts(practice)

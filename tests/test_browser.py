@@ -223,3 +223,84 @@ def test_library_page_imports_a_list_and_search_finds_it(own_server, list_server
     page.goto(f"{own_server}/search?q=ranking+recipes+for+weeknight+cooks")
     page.get_by_text("Ranking Recipes for Weeknight Cooks").first.wait_for()
     assert "from cases" in page.inner_text("body")
+
+
+def notes_box(page):
+    return page.locator("textarea.mlsd-notes")
+
+
+def type_notes(page, text: str) -> None:
+    """Type like a person, then wait for the autosave (half a second after the last key) to land."""
+    box = notes_box(page)
+    box.click()
+    box.press_sequentially(text, delay=15)
+    page.get_by_text("Saved", exact=True).wait_for()
+    page.wait_for_timeout(300)
+    wait_idle(page)
+
+
+def test_practice_session_keeps_notes_of_two_steps_across_a_reload(own_server, page):
+    page.goto(f"{own_server}/practice")
+    page.get_by_text("Suggested time per step").wait_for()
+    wait_idle(page)
+    page.get_by_role("button", name="Start the interview").click()
+    page.get_by_text("Step 1 of 7: Problem formulation").wait_for()
+    wait_idle(page)
+    assert "session=" in page.url
+    clock = page.locator(".mlsd-clock .big")
+    first = clock.inner_text()
+    assert first.endswith("left"), first
+    page.wait_for_timeout(2_100)
+    assert clock.inner_text() != first, "the countdown ticks in the browser"
+
+    type_notes(page, "Goal: more watch time; users are logged in.")
+    page.get_by_role("button", name="ML metrics (offline and online) →").click()
+    page.get_by_text("Step 2 of 7: ML metrics").wait_for()
+    wait_idle(page)
+    assert notes_box(page).input_value() == ""
+    type_notes(page, "Offline: recall@50 and nDCG; online: watch time per user.")
+    # No blur, no button: reload right after typing.
+    page.reload()
+    page.get_by_text("Step 2 of 7: ML metrics").wait_for()
+    wait_idle(page)
+    assert notes_box(page).input_value() == "Offline: recall@50 and nDCG; online: watch time per user."
+    page.get_by_role("button", name="1. Problem formulation").click()
+    page.get_by_text("Step 1 of 7: Problem formulation").wait_for()
+    wait_idle(page)
+    assert notes_box(page).input_value() == "Goal: more watch time; users are logged in."
+    shoot(page, "practice-session")
+
+    page.get_by_role("button", name="Finish", exact=True).click()
+    page.get_by_text("Summary: Design a video recommendation system").wait_for()
+    wait_idle(page)
+    body = page.inner_text("body")
+    assert "Goal: more watch time" in body and "Offline: recall@50" in body
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export as Markdown").click()
+    markdown = Path(download.value.path()).read_text(encoding="utf-8")
+    assert markdown.startswith("# Mock interview: Design a video recommendation system")
+    assert "| 1. Problem formulation |" in markdown and "Offline: recall@50" in markdown
+    shoot(page, "practice-summary")
+
+    page.goto(f"{own_server}/practice")
+    page.get_by_text("Past sessions").wait_for()
+    wait_idle(page)
+    assert "finished" in page.inner_text("body")
+
+
+def test_marking_a_case_study_read_from_search_shows_it_under_read(own_server, page):
+    page.goto(f"{own_server}/search?q=pagerank")
+    page.get_by_text("Intro to PageRank").first.wait_for()
+    wait_idle(page)
+    page.locator(".st-key-search_read_google-intro-to-pagerank label").click()
+    wait_idle(page)
+    title = "Intro to PageRank"
+    page.goto(f"{own_server}/progress")
+    page.get_by_text("Case studies read").wait_for()
+    wait_idle(page)
+    assert "1 of 50" in page.inner_text("body")
+    page.get_by_role("tab", name="Read (1)").click()
+    page.wait_for_timeout(300)
+    tabs = page.locator("[data-testid=stTabs]").inner_text()
+    assert title in tabs and "Nothing read yet" not in tabs, tabs
+    shoot(page, "progress")

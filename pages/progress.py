@@ -1,0 +1,105 @@
+"""Progress: what you have read by company and topic, what to read next, bookmarks, notes, backup."""
+
+import json
+
+import streamlit as st
+
+from mlsd.progress import ProgressError, progress_by, read_next, reading_frame
+from mlsd import paths
+from pages.common import (all_reading, corpus_or_stop, engine_or_stop, md_escape, md_link, progress_store,
+                          render_hit_list, show_progress_error)
+
+corpus = corpus_or_stop()
+st.title("Reading progress")
+store = progress_store()
+if store is None:
+    # Only a damaged file can be fixed from here; a locked or read-only one needs the user.
+    st.markdown("If the file is damaged, move it aside to start a new one. Nothing is deleted: the old file "
+                "stays next to it with `.damaged-<date>` added to its name.")
+    if st.button("Move the damaged file aside", key="progress_quarantine", icon=":material/healing:"):
+        from mlsd.progress import ProgressStore
+
+        moved = ProgressStore(paths.progress_path()).quarantine()
+        st.success(f"Moved to {moved}. Reload the page." if moved else "There was no file to move.")
+    st.stop()
+
+show_progress_error()
+restored = st.session_state.pop("_restored_message", None)
+if restored:
+    st.success(restored, icon=":material/check_circle:")
+reading = all_reading(store)
+frame = reading_frame(corpus, reading)
+topic_names = {t.id: t.name for t in corpus.topics}
+total, done = len(frame), int(frame["read"].sum())
+c1, c2, c3 = st.columns(3)
+c1.metric("Case studies read", f"{done} of {total}")
+c2.metric("Bookmarked", int(frame["bookmarked"].sum()))
+c3.metric("With your notes", int((frame["note"].str.len() > 0).sum()))
+if not done:
+    st.caption("Tick **Read** on a case study in Search, Companies or Topics, or in the lists below; "
+               "your progress shows here.")
+
+share = st.column_config.ProgressColumn("Progress", format="percent", min_value=0.0, max_value=1.0, width="small")
+config = {"name": st.column_config.TextColumn("Name", width="medium"), "resources": "Case studies",
+          "read": "Read", "share": share}
+left, right = st.columns(2, gap="large")
+with left:
+    st.subheader("By company")
+    st.dataframe(progress_by(frame, "company"), key="progress_by_company", hide_index=True, width="stretch",
+                 column_config=config)
+with right:
+    st.subheader("By topic")
+    st.dataframe(progress_by(frame, "topic", topic_names), key="progress_by_topic", hide_index=True, width="stretch",
+                 column_config=config, height=280)
+
+st.subheader("What to read next")
+choices = [corpus.topic_by_id[tid] for root in corpus.children(None) for tid in corpus.subtree(root.id)]
+options = [t.id for t in choices] + [q.id for q in corpus.questions]
+labels = {**{t.id: " > ".join(p.name for p in corpus.topic_path(t.id)) for t in choices},
+          **{q.id: f"Question: {q.title}" for q in corpus.questions}}
+target = st.selectbox("For a topic or a sample question", options, index=None, key="progress_next_for",
+                      format_func=labels.get, placeholder="Pick a topic or a question")
+if target:
+    engine = engine_or_stop()
+    render_hit_list(read_next(engine, reading, target, k=6), empty="You have read everything related to it.",
+                    store=store, reading=reading, key="next")
+
+marked = frame[frame["bookmarked"] | frame["read"] | (frame["note"].str.len() > 0)]
+tab_bookmarked, tab_read, tab_notes = st.tabs([f"Bookmarked ({int(frame['bookmarked'].sum())})", f"Read ({done})",
+                                               f"Notes ({int((frame['note'].str.len() > 0).sum())})"])
+for tab, rows, empty in ((tab_bookmarked, marked[marked["bookmarked"]], "No bookmarks yet."),
+                         (tab_read, marked[marked["read"]].sort_values("read_at", ascending=False), "Nothing read yet."),
+                         (tab_notes, marked[marked["note"].str.len() > 0], "No notes yet.")):
+    with tab:
+        if rows.empty:
+            st.caption(empty)
+        for row in rows.itertuples():
+            line = f"{md_link(row.title, row.url)}  \n:gray[{md_escape(row.company or 'General')}"
+            if row.read_at:
+                line += f" · read {md_escape(str(row.read_at)[:10])}"
+            line += "]"
+            if row.note:
+                line += f"  \n{md_escape(row.note)}"
+            st.markdown(line)
+
+st.subheader("Back up and restore")
+st.caption(f"Everything lives in `{store.path}`. The same backup works with `mlsd progress export` / `import`.")
+b1, b2 = st.columns(2)
+try:
+    backup = json.dumps(store.export_data(), indent=2, ensure_ascii=False).encode("utf-8")
+    b1.download_button("Download a backup (JSON)", backup, file_name="mlsd-progress.json", mime="application/json",
+                       icon=":material/download:", key="progress_backup")
+except ProgressError as exc:
+    b1.error(str(exc), icon=":material/error:")
+upload = b2.file_uploader("Restore from a backup", type=["json"], key="progress_restore",
+                          help="Merged into your progress: newer entries win, nothing is deleted")
+if upload is not None and st.session_state.get("_restored") != upload.file_id:
+    try:
+        counts = store.import_data(json.loads(upload.getvalue().decode("utf-8")), origin=upload.name)
+    except (ProgressError, ValueError) as exc:
+        b2.error(f"Not restored: {exc}", icon=":material/error:")
+    else:
+        st.session_state["_restored"] = upload.file_id
+        st.session_state["_restored_message"] = (f"Restored from {upload.name}: {counts['reading']} case studies and "
+                                                 f"{counts['sessions']} practice sessions were new or newer.")
+        st.rerun()
