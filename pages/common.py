@@ -340,9 +340,9 @@ def reading_controls(store, item, reading: dict, key: str) -> None:
     row = st.container(horizontal=True, gap="medium", vertical_alignment="center", key=f"{key}_controls_{item.id}")
     c1 = c2 = c3 = row
     read_key, mark_key, note_key = (f"{key}_{what}_{item.id}" for what in ("read", "bookmark", "note"))
-    c1.checkbox("Read", value=bool(state and state.read), key=read_key,
+    c1.checkbox("Read", value=bool(state and state.read), key=read_key, width="content",
                 on_change=_save_progress, args=(store, item, "read", read_key))
-    c2.checkbox("Bookmark", value=bool(state and state.bookmarked), key=mark_key,
+    c2.checkbox("Bookmark", value=bool(state and state.bookmarked), key=mark_key, width="content",
                 on_change=_save_progress, args=(store, item, "bookmark", mark_key))
     note = state.note if state else ""
     with c3.popover("Note ✎" if note else "Add note", width="content"):

@@ -11,8 +11,8 @@ guide = corpus.guide
 st.title("ML System Design Explorer")
 st.markdown(
     "Prepare for the ML system design interview and learn how real companies built their ML systems: "
-    "walk the **design flow**, browse the **topic tree**, read **company case studies**, and search all "
-    "of it by meaning."
+    "walk the **design flow**, browse the **topic tree**, read **company case studies**, search all "
+    "of it by meaning, and **practise** a timed mock interview while your reading progress is kept."
 )
 
 with st.form("home_search", border=False):
@@ -56,6 +56,8 @@ with right:
     st.markdown(" ")
     st.page_link("pages/companies.py", label="Company case studies", icon=":material/domain:")
     st.page_link("pages/topics.py", label="Browse the topic tree", icon=":material/account_tree:")
+    st.page_link("pages/practice.py", label="Practise a timed mock interview", icon=":material/timer:")
+    st.page_link("pages/progress.py", label="Your reading progress", icon=":material/task_alt:")
 
 with st.expander("About the interview (from the original guide)"):
     st.markdown(f"**{md_escape(guide.get('title', ''))}**")
