@@ -348,8 +348,10 @@ def progress_export(file: Path) -> None:
 
     try:
         counts = ProgressStore().export_file(file)
-    except (MlsdError, OSError) as exc:
+    except MlsdError as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:  # its text would name the temporary file, not the one asked for
+        raise click.ClickException(f"Cannot write {file}: {exc.strerror or exc}.") from None
     click.echo(f"Exported {counts['reading']} resources and {counts['sessions']} practice sessions to {file}")
 
 

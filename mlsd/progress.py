@@ -229,7 +229,10 @@ class ProgressStore:
                 try:
                     yield conn
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    # SQLite may already have rolled back (disk full, I/O error, a trigger's
+                    # RAISE(ROLLBACK)); a second ROLLBACK would then hide that error.
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
                     raise
                 conn.execute("COMMIT")
             else:
@@ -293,6 +296,11 @@ class ProgressStore:
             return None
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         target = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        number = 1
+        # A move onto an existing name would replace (delete) an earlier damaged file.
+        while any(Path(str(target) + suffix).exists() for suffix in ("", "-wal", "-shm")):
+            number += 1
+            target = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{number}")
         for suffix in ("", "-wal", "-shm"):
             source = Path(str(self.path) + suffix)
             if source.exists():
@@ -502,7 +510,9 @@ class ProgressStore:
         """Merge a backup into this database, in one transaction (all or nothing).
 
         Reading rows are matched by key; the newer ``updated_at`` wins. Sessions are matched by
-        ``uid``; one already here is replaced by the backup's copy when that is newer.
+        ``uid``; one already here is replaced by the backup's copy when that is newer, and keeps
+        its id. Imported sessions arrive paused: a clock running in the backup is stopped at the
+        session's last activity, as ``reopen`` does.
 
         Raises:
             ProgressError: the backup is not an mlsd progress export, naming the entry and field.
@@ -525,16 +535,23 @@ class ProgressStore:
                 if current is not None:
                     if current["updated_at"] >= s["updated_at"]:
                         continue
+                    # Same id as before, so a page showing this session still finds it.
                     conn.execute("DELETE FROM practice_session WHERE id = ?", (current["id"],))
                 cursor = conn.execute(
-                    "INSERT INTO practice_session (uid, question_id, question, minutes, started_at, finished_at, "
-                    "current_step, step_entered_at, updated_at, last_activity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (s["uid"], s["question_id"], s["question"], s["minutes"], s["started_at"], s["finished_at"],
-                     s["current_step"], None, s["updated_at"], s["last_activity"]),  # imported sessions arrive paused
+                    "INSERT INTO practice_session (id, uid, question_id, question, minutes, started_at, finished_at, "
+                    "current_step, step_entered_at, updated_at, last_activity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (current["id"] if current is not None else None, s["uid"], s["question_id"], s["question"],
+                     s["minutes"], s["started_at"], s["finished_at"], s["current_step"], None, s["updated_at"],
+                     s["last_activity"]),  # imported sessions arrive paused
                 )
-                for step in s["steps"]:
+                seconds = {step["step_id"]: step["seconds"] for step in s["steps"]}
+                entered = s.get("step_entered_at")
+                if entered is not None:  # the open interval of a running session, up to its last activity
+                    seconds[s["current_step"]] = seconds.get(s["current_step"], 0.0) + max(0.0, s["last_activity"] - entered)
+                notes = {step["step_id"]: step["note"] for step in s["steps"]}
+                for step_id in seconds:
                     conn.execute("INSERT INTO practice_step (session_id, step_id, note, seconds) VALUES (?, ?, ?, ?)",
-                                 (cursor.lastrowid, step["step_id"], step["note"], step["seconds"]))
+                                 (cursor.lastrowid, step_id, notes.get(step_id, ""), seconds[step_id]))
                 counts["sessions"] += 1
         return counts
 
@@ -618,9 +635,15 @@ def _validate_export(data: Any, origin: str) -> tuple[list[dict], list[dict]]:
         _check_fields(entry, _SESSION_FIELDS, where)
         if not 5 <= entry["minutes"] <= 240:
             raise ProgressError(f"{where}: field 'minutes' must be 5 to 240, got {entry['minutes']!r}.")
+        # Optional: when the session was exported running, when its current step was entered.
+        _check_fields({"step_entered_at": entry.get("step_entered_at")}, {"step_entered_at": (int, float, type(None))}, where)
+        seen = set()
         for m, step in enumerate(entry["steps"], start=1):
             _check_fields(step, _STEP_FIELDS, f"{where}, step #{m}")
             _check_note(step["note"])
+            if step["step_id"] in seen:
+                raise ProgressError(f"{where}, step #{m}: step {step['step_id']!r} appears twice.")
+            seen.add(step["step_id"])
     return reading, sessions
 
 
