@@ -225,16 +225,18 @@ def test_library_page_imports_a_list_and_search_finds_it(own_server, list_server
     assert "from cases" in page.inner_text("body")
 
 
-def notes_box(page):
-    return page.locator("textarea.mlsd-notes")
+def notes_box(page, step: str):
+    """The notes box of one step (while the page switches steps, the old box lingers a moment)."""
+    return page.get_by_label(f"Notes for {step}", exact=True)
 
 
-def type_notes(page, text: str) -> None:
+def type_notes(page, step: str, text: str) -> None:
     """Type like a person, then wait for the autosave (half a second after the last key) to land."""
-    box = notes_box(page)
+    box = notes_box(page, step)
     box.click()
     box.press_sequentially(text, delay=15)
-    page.get_by_text("Saved", exact=True).wait_for()
+    status = box.locator("xpath=following-sibling::div[contains(@class, 'mlsd-status')]")
+    status.get_by_text("Saved", exact=True).wait_for()  # sent: the rerun that saves it follows
     page.wait_for_timeout(300)
     wait_idle(page)
 
@@ -253,21 +255,22 @@ def test_practice_session_keeps_notes_of_two_steps_across_a_reload(own_server, p
     page.wait_for_timeout(2_100)
     assert clock.inner_text() != first, "the countdown ticks in the browser"
 
-    type_notes(page, "Goal: more watch time; users are logged in.")
+    type_notes(page, "Problem formulation", "Goal: more watch time; users are logged in.")
     page.get_by_role("button", name="ML metrics (offline and online) →").click()
     page.get_by_text("Step 2 of 7: ML metrics").wait_for()
     wait_idle(page)
-    assert notes_box(page).input_value() == ""
-    type_notes(page, "Offline: recall@50 and nDCG; online: watch time per user.")
+    assert notes_box(page, "ML metrics (offline and online)").input_value() == ""
+    type_notes(page, "ML metrics (offline and online)", "Offline: recall@50 and nDCG; online: watch time per user.")
     # No blur, no button: reload right after typing.
     page.reload()
     page.get_by_text("Step 2 of 7: ML metrics").wait_for()
     wait_idle(page)
-    assert notes_box(page).input_value() == "Offline: recall@50 and nDCG; online: watch time per user."
+    assert notes_box(page, "ML metrics (offline and online)").input_value() == \
+        "Offline: recall@50 and nDCG; online: watch time per user."
     page.get_by_role("button", name="1. Problem formulation").click()
     page.get_by_text("Step 1 of 7: Problem formulation").wait_for()
     wait_idle(page)
-    assert notes_box(page).input_value() == "Goal: more watch time; users are logged in."
+    assert notes_box(page, "Problem formulation").input_value() == "Goal: more watch time; users are logged in."
     shoot(page, "practice-session")
 
     page.get_by_role("button", name="Finish", exact=True).click()
