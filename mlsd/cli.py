@@ -337,6 +337,13 @@ def progress() -> None:
     """
 
 
+def _counted(counts: dict[str, int]) -> str:
+    def plural(n: int, word: str) -> str:
+        return f"{n} {word}" + ("" if n == 1 else "s")
+
+    return f"{plural(counts['reading'], 'resource')} and {plural(counts['sessions'], 'practice session')}"
+
+
 @progress.command("export")
 @click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 def progress_export(file: Path) -> None:
@@ -352,7 +359,7 @@ def progress_export(file: Path) -> None:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:  # its text would name the temporary file, not the one asked for
         raise click.ClickException(f"Cannot write {file}: {exc.strerror or exc}.") from None
-    click.echo(f"Exported {counts['reading']} resources and {counts['sessions']} practice sessions to {file}")
+    click.echo(f"Exported {_counted(counts)} to {file}")
 
 
 @progress.command("import")
@@ -368,7 +375,7 @@ def progress_import(file: Path) -> None:
         counts = ProgressStore().import_file(file)
     except MlsdError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"Imported {counts['reading']} resources and {counts['sessions']} practice sessions from {file}")
+    click.echo(f"Imported {_counted(counts)} from {file}")
 
 
 def main() -> None:  # pragma: no cover - console script entry

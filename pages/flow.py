@@ -11,6 +11,7 @@ steps = list(corpus.steps)
 step_ids = [s.id for s in steps]
 
 st.title("The ML system design flow")
+st.page_link("pages/practice.py", label="Practise the flow against the clock", icon=":material/timer:")
 notice_ignored(seed_from_url("flow", {"step": (step_ids, False, step_ids[0])}))
 st.markdown(md_escape(corpus.guide.get("flow_intro", "")))
 

@@ -41,13 +41,13 @@ def test_export_then_import_into_another_home(tmp_path, monkeypatch, corpus):
     backup = tmp_path / "backup.json"
 
     result = run("progress", "export", str(backup))
-    assert (result.exit_code, result.output) == (0, f"Exported 2 resources and 1 practice sessions to {backup}\n")
+    assert (result.exit_code, result.output) == (0, f"Exported 2 resources and 1 practice session to {backup}\n")
     data = json.loads(backup.read_text(encoding="utf-8"))
     assert (data["format"], data["version"]) == (EXPORT_FORMAT, EXPORT_VERSION)
 
     use_home(monkeypatch, tmp_path / "laptop")
     result = run("progress", "import", str(backup))
-    assert (result.exit_code, result.output) == (0, f"Imported 2 resources and 1 practice sessions from {backup}\n")
+    assert (result.exit_code, result.output) == (0, f"Imported 2 resources and 1 practice session from {backup}\n")
     laptop = ProgressStore()
     assert laptop.path == tmp_path / "laptop" / "progress.db"
     assert without_export_time(laptop.export_data()) == without_export_time(desktop.export_data())
