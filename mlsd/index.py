@@ -86,6 +86,8 @@ def embed_items(items: Sequence[Item], embedder: Embedder, progress: Progress | 
     they were with a single text, and the inner product stays a cosine. ``progress`` is
     called with (items done, items).
     """
+    if len(items) == 0:
+        return np.zeros((0, DIMENSION), dtype=np.float32)
     texts_of = [item.embedded_texts() for item in items]
     flat = [t for texts in texts_of for t in texts]
     ends = np.cumsum([len(texts) for texts in texts_of])  # index in flat after each item's texts
@@ -94,8 +96,6 @@ def embed_items(items: Sequence[Item], embedder: Embedder, progress: Progress | 
         def report(done: int, _total: int) -> None:
             progress(int(np.searchsorted(ends, done, side="right")), len(items))
     encoded = embedder.encode(flat, progress=report)
-    if len(items) == 0:
-        return np.zeros((0, DIMENSION), dtype=np.float32)
     starts = np.concatenate([[0], ends[:-1]])
     summed = np.add.reduceat(encoded, starts, axis=0)
     norms = np.linalg.norm(summed, axis=1, keepdims=True)
