@@ -323,7 +323,7 @@ def stage_synthetic(n: int, workdir: Path, n_queries: int) -> dict:
     import faiss
     import numpy as np
 
-    from mlsd.index import FLAT_MAX_ITEMS, HNSW_EF_SEARCH, HNSW_NEIGHBORS, LoadedIndex, make_faiss_index, text_hash, write_index
+    from mlsd.index import FLAT_MAX_ITEMS, HNSW_EF_SEARCH, HNSW_NEIGHBORS, LoadedIndex, item_text_hash, make_faiss_index, write_index
     from mlsd.search import SearchEngine
 
     result: dict = {"loadavg_start": [round(x, 2) for x in os.getloadavg()], "items": n,
@@ -333,7 +333,7 @@ def stage_synthetic(n: int, workdir: Path, n_queries: int) -> dict:
     result["rss_after_generate_mb"] = rss_mb()
     corpus = ItemsCorpus(items)
     ids = [i.id for i in items]
-    hashes = [text_hash(i.embedding_text()) for i in items]
+    hashes = [item_text_hash(i) for i in items]
     folder = workdir / f"syn-{n}"
     folder.mkdir(parents=True, exist_ok=True)
     faiss.omp_set_num_threads(os.cpu_count() or 1)  # building may use every core

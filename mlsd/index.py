@@ -2,8 +2,10 @@
 
 Layout of the index folder (``$MLSD_HOME/index`` or the project's ``index/``)::
 
-    vectors-<sha12>.faiss    the FAISS index (inner product on unit vectors = cosine)
-    items-<sha12>.json       item ids in vector order, with a hash of the text embedded
+    vectors-<sha12>.faiss    the FAISS index (inner product on unit vectors = cosine); an
+                             item's vector is the normalized mean of the vectors of its
+                             embedded texts (``Item.embedded_texts()``: full text, summary)
+    items-<sha12>.json       item ids in vector order, with a hash of the texts embedded
     projection-<sha12>.npy   2-D PCA coordinates of every item, for the map
     manifest.json            written last: names the files above and their sha256
 
@@ -32,7 +34,9 @@ from .embed import DIMENSION, MODEL_NAME, Embedder
 from .errors import SearchIndexError
 from .files import atomic_write_bytes
 
-FORMAT_VERSION = 1
+# 2: one vector per item from two texts (full text and summary), text_sha over both.
+# Version 1 indexes are rebuilt, and their vectors (of the full text alone) never reused.
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 # Up to this many vectors an exact flat scan answers in a few milliseconds on 2 cores
 # (measured: benchmarks/bench_search.py); beyond it HNSW keeps latency flat.
@@ -68,6 +72,34 @@ class LoadedIndex:
 
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def item_text_hash(item: Item) -> str:
+    """Hash of everything embedded for an item: its vector is reused while this is unchanged."""
+    return text_hash("\x1f".join(item.embedded_texts()))
+
+
+def embed_items(items: Sequence[Item], embedder: Embedder, progress: Progress | None = None) -> np.ndarray:
+    """One unit vector per item: the normalized mean of the vectors of its embedded texts.
+
+    Averaging keeps one vector per item, so the index, its size and the query cost are what
+    they were with a single text, and the inner product stays a cosine. ``progress`` is
+    called with (items done, items).
+    """
+    if len(items) == 0:
+        return np.zeros((0, DIMENSION), dtype=np.float32)
+    texts_of = [item.embedded_texts() for item in items]
+    flat = [t for texts in texts_of for t in texts]
+    ends = np.cumsum([len(texts) for texts in texts_of])  # index in flat after each item's texts
+    report = None
+    if progress is not None:
+        def report(done: int, _total: int) -> None:
+            progress(int(np.searchsorted(ends, done, side="right")), len(items))
+    encoded = embedder.encode(flat, progress=report)
+    starts = np.concatenate([[0], ends[:-1]])
+    summed = np.add.reduceat(encoded, starts, axis=0)
+    norms = np.linalg.norm(summed, axis=1, keepdims=True)
+    return np.ascontiguousarray(summed / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
 def file_sha256(path: Path) -> str:
@@ -155,7 +187,7 @@ def load_index(items: Sequence[Item], data_sha256: str, folder: Path | None = No
     ids = [entry["id"] for entry in stored]
     if index.ntotal != len(ids) or manifest.get("item_count") != len(ids) or index.d != DIMENSION:
         raise IndexStaleError("the index and its manifest disagree on the number of items")
-    current = [(item.id, text_hash(item.embedding_text())) for item in items]
+    current = [(item.id, item_text_hash(item)) for item in items]
     if current != [(entry["id"], entry["text_sha"]) for entry in stored]:
         raise IndexStaleError("the items in the index differ from the current data")
     return LoadedIndex(index, ids, projection, manifest, folder)
@@ -193,7 +225,7 @@ def build_index(
     progress: Progress | None = None,
     reuse: bool = True,
 ) -> LoadedIndex:
-    """Embed the items (reusing vectors of unchanged texts), write the index, manifest last.
+    """Embed the items (reusing vectors of items whose texts did not change), write the index, manifest last.
 
     Args:
         items: every item, in the order the vectors are stored.
@@ -209,8 +241,7 @@ def build_index(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SearchIndexError(f"cannot create the index folder {folder}: {exc}") from None
-    texts = [item.embedding_text() for item in items]
-    hashes = [text_hash(t) for t in texts]
+    hashes = [item_text_hash(item) for item in items]
     known = _previous_vectors(folder) if reuse else {}
     missing = [i for i, h in enumerate(hashes) if h not in known]
     vectors = np.zeros((len(items), DIMENSION), dtype=np.float32)
@@ -218,8 +249,7 @@ def build_index(
         if h in known:
             vectors[i] = known[h]
     if missing:
-        encoded = embedder.encode([texts[i] for i in missing], progress=progress)
-        vectors[missing] = encoded
+        vectors[missing] = embed_items([items[i] for i in missing], embedder, progress=progress)
     elif progress is not None:
         progress(len(items), len(items))
     return write_index(

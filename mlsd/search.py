@@ -37,7 +37,9 @@ MODES = ("hybrid", "semantic", "keyword")
 RRF_K = 60
 KEYWORD_GATE = 2 / 3  # share of the query's distinct content words a keyword hit must contain
 MAX_QUERY_CHARS = 1000  # longer queries are cut: the model reads 256 tokens anyway
-_TOKEN = re.compile(r"\w+", re.UNICODE)
+# A letter/letter compound ("A/B", "I/O") is one word: split, both halves are dropped (a stop
+# word, single letters), so "A/B testing" searched "testing" alone.
+_TOKEN = re.compile(r"\b[^\W\d_]/[^\W\d_]\b|\w+", re.UNICODE)
 # bm25s's list is short (no "you", "can", "from", "each"...): function words like these made
 # BM25 match documents on words that carry no meaning.
 _STOPWORDS = frozenset(STOPWORDS_EN) | frozenset("""

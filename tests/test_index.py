@@ -32,6 +32,17 @@ from mlsd.search import open_engine
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def item_vectors(embedder, items) -> np.ndarray:
+    """What the index should hold: per item, the normalized mean of its texts' vectors."""
+    out = []
+    for item in items:
+        texts = item.embedded_texts()
+        assert texts[0] == item.embedding_text() and len(texts) == (2 if item.summary.strip() else 1)
+        mean = embedder.encode(list(texts)).sum(axis=0)
+        out.append(mean / np.linalg.norm(mean))
+    return np.vstack(out)
+
+
 # ---------------------------------------------------------------------------------------------
 # a small corpus and its index, built once for the module
 # ---------------------------------------------------------------------------------------------
@@ -118,7 +129,7 @@ def test_build_then_load_round_trip(work, embedder):
     for key in ("format_version", "model", "dimension", "item_count", "data_sha256", "package_version",
                 "built_at", "files"):
         assert key in m, key
-    assert (m["format_version"], m["model"], m["dimension"], m["metric"]) == (1, MODEL_NAME, DIMENSION, "inner_product")
+    assert (m["format_version"], m["model"], m["dimension"], m["metric"]) == (2, MODEL_NAME, DIMENSION, "inner_product")
     assert (m["item_count"], m["data_sha256"], m["package_version"]) == (work.n, work.corpus.data_hash, mlsd.__version__)
     assert (m["encoded"], m["reused"], m["index_type"]) == (work.n, 0, "IndexFlatIP")
     built_at = dt.datetime.fromisoformat(m["built_at"])
@@ -129,13 +140,13 @@ def test_build_then_load_round_trip(work, embedder):
         assert entry["name"] == f"{role}-{entry['sha256'][:12]}.{suffix[role]}"  # content-addressed
         assert file_sha256(work.folder / entry["name"]) == entry["sha256"]
     assert index_files(work.folder) == referenced(work.folder)
-    # what is stored is what the model says about each item's text
-    expected = embedder.encode([i.embedding_text() for i in work.items])
+    # what is stored is what the model says about each item's texts (full text and summary)
+    expected = item_vectors(embedder, work.items)
     np.testing.assert_allclose(loaded.vectors, expected, atol=1e-4)
     np.testing.assert_allclose(np.linalg.norm(loaded.vectors, axis=1), 1.0, atol=1e-4)
     assert loaded.projection.shape == (work.n, 2)
     stored = json.loads((work.folder / m["files"]["items"]["name"]).read_text())
-    assert stored == [{"id": i.id, "text_sha": text_hash(i.embedding_text())} for i in work.items]
+    assert stored == [{"id": i.id, "text_sha": text_hash("\x1f".join(i.embedded_texts()))} for i in work.items]
 
 
 @pytest.mark.slow
@@ -186,7 +197,7 @@ def test_edited_summary_makes_the_index_stale_and_only_that_item_is_reencoded(wo
     # the changed item got the vector of its new text, the others kept theirs
     pos = engine.position[target["id"]]
     item = edited.item_by_id[target["id"]]
-    np.testing.assert_allclose(engine.index.vectors[pos], embedder.encode([item.embedding_text()])[0], atol=1e-4)
+    np.testing.assert_allclose(engine.index.vectors[pos], item_vectors(embedder, [item])[0], atol=1e-4)
     others = [i for i in range(work.n) if i != pos]
     np.testing.assert_allclose(engine.index.vectors[others], np.delete(pristine.vectors, pos, axis=0), atol=1e-6)
     assert engine.search("zebra carousels", k=1, mode="keyword")[0].id == target["id"]
@@ -257,7 +268,7 @@ TAMPERING = {
                     "the manifest's model is 'sentence-transformers/all-mpnet-base-v2', "
                     "expected 'sentence-transformers/all-MiniLM-L6-v2'", None),
     "wrong-dimension": (_set("dimension", 768), "the manifest's dimension is 768, expected 384", None),
-    "wrong-format": (_set("format_version", 99), "the manifest's format_version is 99, expected 1", None),
+    "wrong-format": (_set("format_version", 99), "the manifest's format_version is 99, expected 2", None),
     "wrong-item-count": (_set("item_count", 10_000), "the index and its manifest disagree on the number of items", 0),
     "wrong-data-hash": (_set("data_sha256", "0" * 64), "the data changed since the index was built", 0),
     "no-file-list": (_drop_files, "the manifest does not list the index files", None),

@@ -95,6 +95,14 @@ def test_keyword_hits_carry_matched_terms(engine):
         assert h.signals == ["keyword"]
 
 
+def test_a_slash_compound_is_one_keyword(engine):
+    # "A/B" used to be split into a stop word and a single letter, both dropped
+    assert engine.tokenizer.words("A/B testing, I/O and input/output") == ["a/b", "testing", "i/o", "input", "output"]
+    hits = engine.search("A/B", k=ALL, mode="keyword")
+    assert "ab-testing" in ids(hits) and all(h.matched_terms == ["a/b"] for h in hits)
+    assert engine.tokenizer.spans("A/B tests", ["a/b"]) == [(0, 3)]
+
+
 # ---------------------------------------------------------------------------------------------
 # filters
 # ---------------------------------------------------------------------------------------------
