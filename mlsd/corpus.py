@@ -162,7 +162,7 @@ class Item:
         matches. The normalized mean of both vectors raised semantic nDCG@10 on paraphrases
         from 0.740 to 0.799 (benchmarks/eval_search.py) and on the held-out set
         (benchmarks/queries_heldout.yaml) from 0.613 to 0.698, at no cost in index size or
-        query time; building encodes both texts (2,430 case studies: 90 s instead of 54 s).
+        query time; building encodes both texts (2,430 case studies: about 40 s, batched by length).
         The summary is part of ``embedding_text()``, so BM25 and the paraphrase check, which
         read that text, see every word embedded.
         """
