@@ -10,6 +10,7 @@ back as it was.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -22,7 +23,7 @@ from urllib.parse import urlsplit
 from . import paths
 from .corpus import ID_PATTERN, LIBRARY_FORMAT_VERSION, MIN_YEAR, Corpus, LibrarySource, library_files, load_corpus, read_library
 from .errors import MlsdError
-from .files import atomic_write_bytes
+from .files import LockTimeout, atomic_write_bytes, exclusive_lock
 from .fetch import SourceError, read_source
 from .importers import FORMATS, dedupe, normalize_company, normalize_url, parse_report
 
@@ -177,7 +178,6 @@ def import_source(
     preset = PRESETS.get(source.strip())
     location = preset.url if preset else source
     name = _check_name(name if name is not None else (preset.name if preset else source_name(location)))
-    corpus = corpus if corpus is not None else load_corpus()
 
     # Everything that can fail on the list itself happens before anything is written.
     text, origin = read_source(location)
@@ -189,6 +189,28 @@ def import_source(
         reasons = f" ({len(parsed.skipped)} rows skipped, e.g. {parsed.skipped[0]})" if parsed.skipped else ""
         raise SourceError(f"{origin} holds no items to import{reasons}")
 
+    # From here on the library is read, written and indexed under its lock: two imports (two
+    # tabs, or the CLI beside the app) never dedupe against a stale library or interleave.
+    with _library_lock():
+        return _write_source(name, origin, parsed, corpus, progress, embedder, update_index)
+
+
+LOCK_TIMEOUT_SECONDS = 10.0
+
+
+@contextlib.contextmanager
+def _library_lock():
+    try:
+        with exclusive_lock(paths.library_lock_path(), LOCK_TIMEOUT_SECONDS):
+            yield
+    except LockTimeout:
+        raise LibraryError(
+            "another import or removal is running in this library; try again when it has finished"
+        ) from None
+
+
+def _write_source(name, origin, parsed, corpus, progress, embedder, update_index) -> ImportReport:
+    corpus = corpus if corpus is not None else load_corpus()
     previous = {normalize_url(r.url) for r in corpus.resources if r.source == name}
     others = {r.url for r in corpus.resources if r.source != name}
     kept, duplicates = dedupe(parsed.items, others)
@@ -255,6 +277,11 @@ def remove_source(name: str, *, embedder=None, update_index: bool = True) -> int
     Raises:
         LibraryError: no source has that name.
     """
+    with _library_lock():
+        return _remove_source(name, embedder, update_index)
+
+
+def _remove_source(name: str, embedder, update_index: bool) -> int:
     folder = paths.library_dir()
     files = {p.stem: p for p in library_files(folder)}
     if name not in files:

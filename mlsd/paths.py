@@ -33,6 +33,11 @@ def progress_path() -> Path:
     return home() / "progress.db"
 
 
+def library_lock_path() -> Path:
+    """Held while a list is imported or removed, so two never interleave (ignored by git)."""
+    return home() / ".library.lock"
+
+
 def library_dir() -> Path:
     """Folder of imported lists, one ``<name>.json`` per source (ignored by git)."""
     return home() / "library"

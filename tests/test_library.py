@@ -373,3 +373,47 @@ def test_pages_show_imported_items(home, base_url, embedder):
     at = open_page("pages/search.py", q="lettuce crates ripeness", company="Greengrocer")
     assert not at.exception, at.exception
     assert "Sorting Lettuce Crates by Ripeness" in "\n".join(str(m.value) for m in at.markdown)
+
+
+@pytest.mark.slow
+def test_two_imports_at_once_take_turns_and_leave_a_current_index(home, base_url, embedder):
+    import threading
+
+    reports, errors = {}, []
+
+    def run(source: str) -> None:
+        try:
+            reports[source] = import_source(source, embedder=embedder)
+        except Exception as exc:  # reported below, with the source
+            errors.append((source, exc))
+
+    sources = [f"{base_url}/library/studies.csv", str(FIXTURES / "library" / "reading.md")]
+    threads = [threading.Thread(target=run, args=(s,)) for s in sources]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert not errors, errors
+    # Whichever ran second saw the other's items, so the link both lists hold is stored once
+    # (without the lock both would dedupe against the bundled data alone: 6 items, one twice).
+    assert sum(r.new for r in reports.values()) == 5
+    urls = [r.url for s in list_sources() for r in s.resources]
+    assert len(urls) == len(set(urls)) == 5
+    assert [s.name for s in list_sources()] == ["reading", "studies"]
+    assert open_engine(load_corpus(), embedder).status == "loaded"  # the index matches the data: no rebuild
+
+
+def test_an_import_while_the_library_is_locked_is_a_clear_error(home, monkeypatch):
+    from mlsd import library, paths
+    from mlsd.files import exclusive_lock
+
+    monkeypatch.setattr(library, "LOCK_TIMEOUT_SECONDS", 0.2)
+    before = snapshot(home)
+    with exclusive_lock(paths.library_lock_path(), timeout=1):
+        with pytest.raises(LibraryError, match="^another import or removal is running in this library; "
+                                               "try again when it has finished$"):
+            import_source(str(FIXTURES / "library" / "reading.md"))
+        with pytest.raises(LibraryError, match="^another import or removal is running"):
+            remove_source("reading")
+    assert snapshot(home) == before
