@@ -5,6 +5,7 @@ when a server refuses HEAD. Redirects are followed and recorded. Only a 404 or 4
 dead: a 401/403/429 is usually a wall against bots, a 5xx or a timeout may pass, so those are
 "unknown" with the reason kept, never "dead". Checks run in a thread pool, with at most a few
 requests in flight to any one host, so a list of fifty links to one site does not hammer it.
+A 429 whose Retry-After asks for at most 10 s is asked again after that wait (twice at most).
 
 Results live in a :class:`LinkStore`, a JSON file written atomically, so a later run can
 recheck only the links whose result is older than a given number of days.
@@ -12,10 +13,12 @@ recheck only the links whose result is older than a given number of days.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
@@ -353,13 +356,13 @@ def check_one(
     session = session or requests.Session()
     session.headers["User-Agent"] = user_agent()
     try:
-        response = _ask(session, "HEAD", url, timeout)
+        response = _ask_politely(session, "HEAD", url, timeout)
         if isinstance(response, LinkStatus):
             return response
         if response.status_code not in HEAD_REFUSED:
             return _classify(url, response, "")
         refused = response.status_code
-        response = _ask(session, "GET", url, timeout)
+        response = _ask_politely(session, "GET", url, timeout)
         note = f" (GET; HEAD refused with {refused})"
         if isinstance(response, LinkStatus):
             return _status(url, response.status, None, url, (), response.reason + note)
@@ -392,6 +395,41 @@ def _ask(session: requests.Session, method: str, url: str, timeout: tuple[float,
         return _status(url, "unknown", None, url, (), f"request failed: {_reason(error)}")
     response.close()  # nothing of the body is read; the connection is released
     return response
+
+
+# A 429 that says when to come back (Retry-After) is asked again, at most twice, if the wait is
+# short; the host's slot stays taken meanwhile, so the checker slows down for that host only.
+RATE_LIMIT_RETRIES = 2
+RATE_LIMIT_MAX_WAIT = 10.0
+
+
+def _ask_politely(session: requests.Session, method: str, url: str, timeout: tuple[float, float]):
+    """``_ask``, honouring a short ``Retry-After`` on 429 Too Many Requests."""
+    for attempt in range(RATE_LIMIT_RETRIES + 1):
+        response = _ask(session, method, url, timeout)
+        if isinstance(response, LinkStatus) or response.status_code != 429 or attempt == RATE_LIMIT_RETRIES:
+            return response
+        wait = _retry_after(response.headers.get("Retry-After"))
+        if wait is None or wait > RATE_LIMIT_MAX_WAIT:
+            return response
+        time.sleep(wait)
+    return response
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date), None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 def _classify(url: str, response: requests.Response, note: str) -> LinkStatus:

@@ -70,6 +70,16 @@ class Handler(BaseHTTPRequestHandler):
             return self.redirect(301, "/moved-temporarily")
         if path == "/moved-temporarily":
             return self.redirect(302, "/ok")
+        if path in ("/rate-limited-once", "/rate-limited-long"):
+            with self.server.lock:
+                first = sum(1 for _, p in self.server.requests if p == path) == 1
+            if path == "/rate-limited-long" or first:
+                self.send_response(429)
+                self.send_header("Retry-After", "1" if path == "/rate-limited-once" else "3600")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            return self.answer(200, method)
         if path == "/slow":
             time.sleep(2)
             return self.answer(200, method)
@@ -355,3 +365,31 @@ class socketless_port:
 
     def __exit__(self, *exc) -> None:
         self.sock.close()
+
+
+def test_a_429_with_a_short_retry_after_is_asked_again_after_waiting(server, store):
+    started = time.monotonic()
+    status = check_one_url(f"{server.base}/rate-limited-once", store)
+
+    assert (status.status, status.http_status) == ("alive", 200)
+    assert server.requests == [("HEAD", "/rate-limited-once"), ("HEAD", "/rate-limited-once")]
+    assert time.monotonic() - started >= 1.0  # it waited as told
+
+
+def test_a_429_asking_for_an_hour_is_not_waited_for(server, store):
+    started = time.monotonic()
+    status = check_one_url(f"{server.base}/rate-limited-long", store)
+
+    assert (status.status, status.http_status) == ("unknown", 429)
+    assert server.requests == [("HEAD", "/rate-limited-long")]
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    ("3", 3.0), (" 12 ", 12.0), ("soon", None), ("", None), (None, None),
+    ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # a date in the past: no wait
+])
+def test_retry_after_values(header, expected):
+    from mlsd.links import _retry_after
+
+    assert _retry_after(header) == expected
