@@ -208,9 +208,14 @@ def render_hit_list(hits: list[Hit], empty: str = "Nothing related found.", link
         links = LinkStore()
     for hit in hits:
         badge = link_badge(hit.url, links.status_of(hit.url)) if hit.url else ""
-        st.markdown(f"{TYPE_ICONS.get(hit.type, '')} {title_markdown(hit)}  \n:gray[{md_escape(meta_line(hit))}] {badge}")
-        if store is not None:
-            reading_controls(store, hit, reading or {}, key)
+        line = f"{TYPE_ICONS.get(hit.type, '')} {title_markdown(hit)}  \n:gray[{md_escape(meta_line(hit))}] {badge}"
+        if store is not None and hit.type == "resource":
+            text, controls = st.columns([3, 2], vertical_alignment="center")
+            text.markdown(line)
+            with controls:
+                reading_controls(store, hit, reading or {}, key)
+        else:
+            st.markdown(line)
 
 
 def resource_filters() -> Filters:
