@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import paths
 from .errors import MlsdError
@@ -36,6 +36,9 @@ from .importers import normalize_url
 
 EXPORT_FORMAT = "mlsd-progress"
 EXPORT_VERSION = 1
+if TYPE_CHECKING:
+    import pandas as pd
+
 NOTE_MAX_CHARS = 20_000
 BUSY_TIMEOUT_SECONDS = 5.0
 
@@ -648,13 +651,11 @@ def _validate_export(data: Any, origin: str) -> tuple[list[dict], list[dict]]:
 
 
 # -- views over the corpus -----------------------------------------------------------------------
-def reading_frame(corpus: Any, reading: dict[str, Reading]) -> "pd.DataFrame":
+def reading_frame(corpus: Any, reading: dict[str, Reading]) -> pd.DataFrame:
     """The corpus's resources (``Corpus.resources_frame``) with the user's progress columns.
 
     Adds ``key``, ``read`` (bool), ``bookmarked`` (bool), ``note`` and ``read_at``.
     """
-    import pandas as pd  # noqa: F401  (the frame comes from the corpus)
-
     frame = corpus.resources_frame()
     keys = [resource_key(r) for r in corpus.resources]
     states = [reading.get(k) for k in keys]
@@ -667,7 +668,7 @@ def reading_frame(corpus: Any, reading: dict[str, Reading]) -> "pd.DataFrame":
     )
 
 
-def progress_by(frame: "pd.DataFrame", by: str, topic_names: dict[str, str] | None = None) -> "pd.DataFrame":
+def progress_by(frame: pd.DataFrame, by: str, topic_names: dict[str, str] | None = None) -> pd.DataFrame:
     """Read counts grouped by ``company`` or ``topic``: columns name, resources, read, share.
 
     Args:
@@ -712,20 +713,21 @@ def session_markdown(session: PracticeSession, steps: Sequence[Any], now: float 
     lines = [f"# Mock interview: {session.question}", "",
              f"- Started: {session.started_at}",
              f"- Finished: {session.finished_at or 'not yet'}",
-             f"- Length: {session.minutes} min, used {_mmss(session.elapsed(now))}", "",
+             f"- Length: {session.minutes} min, used {mmss(session.elapsed(now))}", "",
              "| Step | Spent | Budget |", "|---|---|---|"]
     for step in steps:
-        lines.append(f"| {step.number}. {step.name} | {_mmss(session.spent(step.id, now))} | {_mmss(budgets[step.id])} |")
+        lines.append(f"| {step.number}. {step.name} | {mmss(session.spent(step.id, now))} | {mmss(budgets[step.id])} |")
     for step in steps:
         lines += ["", f"## {step.number}. {step.name}", "", session.note(step.id).strip() or "_No notes._"]
     return "\n".join(lines) + "\n"
 
 
-def _mmss(seconds: float) -> str:
+def mmss(seconds: float) -> str:
+    """Seconds as minutes:seconds, e.g. 425 -> "7:05"."""
     seconds = int(round(seconds))
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 __all__ = ["ProgressError", "ProgressStore", "PracticeSession", "Reading", "StepRecord", "resource_key",
-           "reading_frame", "progress_by", "read_ids", "read_next", "session_markdown", "step_budgets",
+           "reading_frame", "progress_by", "read_ids", "read_next", "session_markdown", "step_budgets", "mmss",
            "SCHEMA_VERSION", "MIGRATIONS"]

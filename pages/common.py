@@ -305,20 +305,29 @@ def all_reading(store) -> dict:
         return {}
 
 
-def _save_progress(store, item, what: str, key: str) -> None:
-    """Widget callback: write one change; a failure is shown on the rerun, nothing else breaks."""
+def guarded_save(action, *args) -> None:
+    """Run one progress write (from a widget callback); a failure is shown on the rerun by
+    ``show_progress_error``, and nothing else on the page breaks."""
     from mlsd.progress import ProgressError
 
-    value = st.session_state.get(key)
     try:
-        if what == "read":
-            store.set_read(item, bool(value))
-        elif what == "bookmark":
-            store.set_bookmark(item, bool(value))
-        else:
-            store.set_note(item, value or "")
+        action(*args)
     except ProgressError as exc:
         st.session_state["_progress_error"] = str(exc)
+
+
+def save_reading(store, item, what: str, value) -> None:
+    """Save one reading change: ``what`` is "read", "bookmark" or "note"."""
+    if what == "read":
+        guarded_save(store.set_read, item, bool(value))
+    elif what == "bookmark":
+        guarded_save(store.set_bookmark, item, bool(value))
+    else:
+        guarded_save(store.set_note, item, value or "")
+
+
+def _save_widget(store, item, what: str, key: str) -> None:
+    save_reading(store, item, what, st.session_state.get(key))
 
 
 def show_progress_error() -> None:
@@ -343,16 +352,15 @@ def reading_controls(store, item, reading: dict, key: str) -> None:
         return
     state = reading.get(resource_key(item))
     row = st.container(horizontal=True, gap="medium", vertical_alignment="center", key=f"{key}_controls_{item.id}")
-    c1 = c2 = c3 = row
     read_key, mark_key, note_key = (f"{key}_{what}_{item.id}" for what in ("read", "bookmark", "note"))
-    c1.checkbox("Read", value=bool(state and state.read), key=read_key, width="content",
-                on_change=_save_progress, args=(store, item, "read", read_key))
-    c2.checkbox("Bookmark", value=bool(state and state.bookmarked), key=mark_key, width="content",
-                on_change=_save_progress, args=(store, item, "bookmark", mark_key))
+    row.checkbox("Read", value=bool(state and state.read), key=read_key, width="content",
+                 on_change=_save_widget, args=(store, item, "read", read_key))
+    row.checkbox("Bookmark", value=bool(state and state.bookmarked), key=mark_key, width="content",
+                 on_change=_save_widget, args=(store, item, "bookmark", mark_key))
     note = state.note if state else ""
-    with c3.popover("Note ✎" if note else "Add note", width="content"):
+    with row.popover("Note ✎" if note else "Add note", width="content"):
         st.text_area("Your note on this resource", value=note, key=note_key, max_chars=2000, height=100,
-                     on_change=_save_progress, args=(store, item, "note", note_key),
+                     on_change=_save_widget, args=(store, item, "note", note_key),
                      help="Saved when you leave the box or press Ctrl+Enter")
     if note:
         st.caption(f"Your note: {md_escape(note)}")

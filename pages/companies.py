@@ -6,8 +6,9 @@ import plotly.express as px
 import streamlit as st
 
 from mlsd.links import LinkStore, archive_url
-from mlsd.progress import ProgressError, reading_frame
-from pages.common import SHOW_CHOICES, all_reading, corpus_or_stop, md_escape, progress_store, show_progress_error
+from mlsd.progress import reading_frame
+from pages.common import (SHOW_CHOICES, all_reading, corpus_or_stop, md_escape, progress_store, save_reading,
+                          show_progress_error)
 
 corpus = corpus_or_stop()
 store = progress_store()
@@ -57,19 +58,11 @@ table_key = f"companies_table_{state}"
 
 def save_table_edits() -> None:
     """Write the ticked boxes and typed notes of the table to the progress database."""
-    edits = st.session_state[table_key].get("edited_rows", {})
-    try:
-        for row, changes in edits.items():
-            resource = by_id[shown.at[int(row), "id"]]
-            for column, value in changes.items():
-                if column == "read":
-                    store.set_read(resource, bool(value))
-                elif column == "bookmarked":
-                    store.set_bookmark(resource, bool(value))
-                elif column == "note":
-                    store.set_note(resource, value or "")
-    except ProgressError as exc:
-        st.session_state["_progress_error"] = str(exc)
+    for row, changes in st.session_state[table_key].get("edited_rows", {}).items():
+        resource = by_id[shown.at[int(row), "id"]]
+        for column, value in changes.items():
+            if column in EDITABLE:
+                save_reading(store, resource, EDITABLE[column], value)
 
 
 show_progress_error()

@@ -11,9 +11,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from mlsd.errors import MlsdError
-from mlsd.progress import ProgressError, session_markdown, step_budgets
+from mlsd.progress import ProgressError, mmss, session_markdown, step_budgets
 from mlsd.search import Filters
-from pages.common import all_reading, corpus_or_stop, engine_or_stop, md_escape, progress_store, render_hit_list
+from pages.common import (all_reading, corpus_or_stop, engine_or_stop, guarded_save, md_escape, progress_store,
+                          render_hit_list, show_progress_error)
 from pages.widgets import autosave_notes, countdown
 
 OWN = "__own__"
@@ -31,17 +32,7 @@ if store is None:
             "The other pages still work.", icon=":material/info:")
     st.stop()
 
-error = st.session_state.pop("_practice_error", None)
-if error:
-    st.error(f"Not saved: {error}", icon=":material/error:")
-
-
-def guarded(action, *args) -> None:
-    """Run a store action from a button callback; a failure is shown at the top of the page."""
-    try:
-        action(*args)
-    except ProgressError as exc:
-        st.session_state["_practice_error"] = str(exc)
+show_progress_error()
 
 
 def when(iso: str | None) -> str:
@@ -51,11 +42,6 @@ def when(iso: str | None) -> str:
         return dt.datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
     except ValueError:
         return iso
-
-
-def mmss(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def checklist_markdown(step) -> str:
@@ -151,7 +137,7 @@ def summary_view(sess) -> None:
     b1, b2, b3 = st.columns(3)
     b1.download_button("Export as Markdown", markdown.encode("utf-8"), file_name=f"mock-interview-{sess.id}.md",
                        mime="text/markdown", icon=":material/download:", key="practice_export", width="stretch")
-    b2.button("Continue this session", key="practice_continue", on_click=guarded, args=(store.resume, sess.id),
+    b2.button("Continue this session", key="practice_continue", on_click=guarded_save, args=(store.resume, sess.id),
               icon=":material/play_arrow:", width="stretch")
     b3.page_link("pages/practice.py", label="Start another", icon=":material/add:", query_params={})
     st.subheader("Your notes")
@@ -179,12 +165,12 @@ def session_view(sess) -> None:
         countdown(sess.minutes * 60 - sess.elapsed(now), sess.running, f"{step.number}. {step.name}",
                   sess.spent(current, now), budgets[current], key=f"clock_{sess.id}")
     if sess.running:
-        head[2].button("Pause", key="practice_pause", on_click=guarded, args=(store.pause, sess.id),
+        head[2].button("Pause", key="practice_pause", on_click=guarded_save, args=(store.pause, sess.id),
                        icon=":material/pause:", width="stretch")
     else:
-        head[2].button("Resume", key="practice_resume", on_click=guarded, args=(store.resume, sess.id),
+        head[2].button("Resume", key="practice_resume", on_click=guarded_save, args=(store.resume, sess.id),
                        icon=":material/play_arrow:", width="stretch", type="primary")
-    head[3].button("Finish", key="practice_finish", on_click=guarded, args=(store.finish, sess.id),
+    head[3].button("Finish", key="practice_finish", on_click=guarded_save, args=(store.finish, sess.id),
                    icon=":material/flag:", width="stretch")
 
     nav, main = st.columns([1, 2.4], gap="large")
@@ -195,7 +181,7 @@ def session_view(sess) -> None:
             flag = " ⚠" if spent > budget else (" ✓" if sess.note(s.id).strip() else "")
             st.button(f"{s.number}. {s.name}  \n{mmss(spent)} of {mmss(budget)}{flag}", key=f"go_{s.id}",
                       width="stretch", type="primary" if s.id == current else "secondary",
-                      on_click=guarded, args=(store.move_to, sess.id, s.id))
+                      on_click=guarded_save, args=(store.move_to, sess.id, s.id))
         st.caption("⚠ over its time budget · ✓ has notes")
     with main:
         st.subheader(f"Step {step.number} of {len(steps)}: {step.name}")
@@ -204,7 +190,7 @@ def session_view(sess) -> None:
         st.markdown(checklist_markdown(step))
 
         def save(text: str, step_id: str = current) -> None:
-            guarded(store.save_step_note, sess.id, step_id, text)
+            guarded_save(store.save_step_note, sess.id, step_id, text)
 
         st.markdown("**Your notes** · saved as you type")
         autosave_notes(f"notes_{sess.id}_{current}", sess.note(current), save, label=f"Notes for {step.name}",
@@ -212,13 +198,13 @@ def session_view(sess) -> None:
         p, n = st.columns(2)
         if position > 0:
             p.button(f"← {steps[position - 1].name}", key="practice_prev", width="stretch",
-                     on_click=guarded, args=(store.move_to, sess.id, step_ids[position - 1]))
+                     on_click=guarded_save, args=(store.move_to, sess.id, step_ids[position - 1]))
         if position < len(steps) - 1:
             n.button(f"{steps[position + 1].name} →", key="practice_next", width="stretch", type="primary",
-                     on_click=guarded, args=(store.move_to, sess.id, step_ids[position + 1]))
+                     on_click=guarded_save, args=(store.move_to, sess.id, step_ids[position + 1]))
         else:
             n.button("Finish the interview", key="practice_finish_last", width="stretch", type="primary",
-                     on_click=guarded, args=(store.finish, sess.id), icon=":material/flag:")
+                     on_click=guarded_save, args=(store.finish, sess.id), icon=":material/flag:")
 
         # Last on the page: the model may still be loading, and the notes must not wait for it.
         st.markdown("**Related to this question and step**")

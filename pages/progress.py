@@ -34,7 +34,8 @@ total, done = len(frame), int(frame["read"].sum())
 c1, c2, c3 = st.columns(3)
 c1.metric("Case studies read", f"{done} of {total}")
 c2.metric("Bookmarked", int(frame["bookmarked"].sum()))
-c3.metric("With your notes", int((frame["note"].str.len() > 0).sum()))
+has_note = frame["note"].str.len() > 0
+c3.metric("With your notes", int(has_note.sum()))
 if not done:
     st.caption("Tick **Read** on a case study in Search, Companies or Topics, or in the lists below; "
                "your progress shows here.")
@@ -64,12 +65,11 @@ if target:
     render_hit_list(read_next(engine, reading, target, k=6), empty="You have read everything related to it.",
                     store=store, reading=reading, key="next")
 
-marked = frame[frame["bookmarked"] | frame["read"] | (frame["note"].str.len() > 0)]
 tab_bookmarked, tab_read, tab_notes = st.tabs([f"Bookmarked ({int(frame['bookmarked'].sum())})", f"Read ({done})",
-                                               f"Notes ({int((frame['note'].str.len() > 0).sum())})"])
-for tab, rows, empty in ((tab_bookmarked, marked[marked["bookmarked"]], "No bookmarks yet."),
-                         (tab_read, marked[marked["read"]].sort_values("read_at", ascending=False), "Nothing read yet."),
-                         (tab_notes, marked[marked["note"].str.len() > 0], "No notes yet.")):
+                                               f"Notes ({int(has_note.sum())})"])
+for tab, rows, empty in ((tab_bookmarked, frame[frame["bookmarked"]], "No bookmarks yet."),
+                         (tab_read, frame[frame["read"]].sort_values("read_at", ascending=False), "Nothing read yet."),
+                         (tab_notes, frame[has_note], "No notes yet.")):
     with tab:
         if rows.empty:
             st.caption(empty)

@@ -44,3 +44,14 @@ def engine(corpus, embedder, mlsd_home):
     from mlsd.search import open_engine
 
     return open_engine(corpus, embedder)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch, engine, mlsd_home):
+    """A fresh MLSD_HOME with a copy of the session's (bundled-only) index, for tests that write."""
+    import shutil
+
+    folder = tmp_path / "home"
+    shutil.copytree(mlsd_home / "index", folder / "index")
+    monkeypatch.setenv("MLSD_HOME", str(folder))
+    return folder

@@ -66,15 +66,6 @@ def base_url():
     server.server_close()
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch, engine, mlsd_home):
-    """A fresh MLSD_HOME with a copy of the session's (bundled-only) index."""
-    folder = tmp_path / "home"
-    shutil.copytree(mlsd_home / "index", folder / "index")
-    monkeypatch.setenv("MLSD_HOME", str(folder))
-    return folder
-
-
 def manifest(home: Path) -> dict:
     return json.loads((home / "index" / "manifest.json").read_bytes())
 

@@ -667,15 +667,6 @@ def test_bundled_resources_are_keyed_by_their_id(corpus, engine):
     assert resource_key(hit) == hit.id == corpus.resources[0].id
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch, engine, mlsd_home):
-    """A fresh MLSD_HOME with a copy of the session's (bundled-only) index."""
-    folder = tmp_path / "home"
-    shutil.copytree(mlsd_home / "index", folder / "index")
-    monkeypatch.setenv("MLSD_HOME", str(folder))
-    return folder
-
-
 @pytest.mark.slow
 def test_progress_on_an_imported_resource_survives_reimporting_under_another_name(home, embedder):
     from mlsd.library import import_source, remove_source
