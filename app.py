@@ -5,7 +5,7 @@ This file only declares the pages; each page is a thin shell over the `mlsd` lib
 
 import streamlit as st
 
-from pages.common import start_engine_loading
+from ui.state import start_engine_loading
 
 st.set_page_config(page_title="ML System Design Explorer", page_icon=":material/hub:", layout="wide")
 

@@ -323,7 +323,14 @@ def stage_synthetic(n: int, workdir: Path, n_queries: int) -> dict:
     import faiss
     import numpy as np
 
-    from mlsd.index import FLAT_MAX_ITEMS, HNSW_EF_SEARCH, HNSW_NEIGHBORS, LoadedIndex, item_text_hash, make_faiss_index, write_index
+    from mlsd.index import (
+        FLAT_MAX_ITEMS,
+        HNSW_EF_SEARCH,
+        HNSW_NEIGHBORS,
+        LoadedIndex,
+        item_text_hash,
+        write_index,
+    )
     from mlsd.search import SearchEngine
 
     result: dict = {"loadavg_start": [round(x, 2) for x in os.getloadavg()], "items": n,
@@ -476,7 +483,7 @@ corpus = load_corpus(); marks["load_corpus_s"] = time.perf_counter() - t0
 engine = open_engine(corpus); marks["open_engine_s"] = time.perf_counter() - t0
 engine.embedder.load(); marks["model_loaded_s"] = time.perf_counter() - t0
 hits = engine.search("cold start"); marks["first_answer_s"] = time.perf_counter() - t0
-marks["status"] = engine.status; marks["top"] = hits[0].id if hits else None
+marks["status"] = engine.index.status; marks["top"] = hits[0].id if hits else None
 print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in marks.items()}))
 """
 
@@ -613,7 +620,7 @@ def report(data: dict) -> str:
         lines.append("|---|---|---|---|---|")
         lines.extend(rows)
 
-    for name, s in stages.items():
+    for s in stages.values():
         if "faiss_raw" not in s:
             continue
         lines.append(f"\n## FAISS at {s['items']:,} items: IndexFlatIP vs IndexHNSWFlat (single query, 1 thread)\n")
@@ -667,7 +674,7 @@ def run_stage(name: str, workdir: Path, n_queries: int, evict: bool, repeats: in
     proc = subprocess.run(cmd, env=env, stderr=subprocess.PIPE, text=True)
     print(f"[bench] stage {name} done in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
     if proc.returncode != 0 or not out.exists():
-        tail = [l for l in proc.stderr.strip().splitlines() if "Loading weights" not in l][-5:]
+        tail = [line for line in proc.stderr.strip().splitlines() if "Loading weights" not in line][-5:]
         return {"error": " | ".join(tail) or f"exit {proc.returncode}"}
     return json.loads(out.read_text())
 

@@ -29,8 +29,8 @@ import math
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import yaml
@@ -407,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
             "k": args.k,
             "queries": len(rows),
             "by_style": {s: sum(1 for r in rows if r["style"] == s) for s in STYLES},
-            "engine_status": engine.status,
+            "engine_status": engine.index.status,
             "summary": summary,
             "paraphrase_violations": violations,
             "check_failures": gate,
@@ -416,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(payload, indent=2))
     else:
         counts = ", ".join(f"{sum(1 for r in rows if r['style'] == s)} {s}" for s in STYLES)
-        print(f"{len(rows)} queries ({counts}); k={args.k}; engine {engine.status} in {load_seconds:.1f} s; "
+        print(f"{len(rows)} queries ({counts}); k={args.k}; engine {engine.index.status} in {load_seconds:.1f} s; "
               f"all runs {run_seconds:.1f} s")
         print(f"paraphrase violations: {len(violations)}")
         print_table(summary, list(MODES), f"Search quality per mode (nDCG@{args.k} / Recall@{args.k} / MRR)")

@@ -1,59 +1,75 @@
 """The ``mlsd`` command: stats, build-index, search, related, import, sources, remove, progress.
 
-Library errors become ``Error: ...`` lines (click.ClickException); never a traceback.
+Library errors become ``Error: ...`` lines and exit code 1, in one place (``MlsdGroup``);
+never a traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
-from . import __version__
 from .corpus import load_corpus
 from .errors import MlsdError
+from .importers import FORMATS
+from .model import MODES
+from .version import __version__
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
-def _corpus():
-    try:
-        return load_corpus()
-    except MlsdError as exc:
-        raise click.ClickException(str(exc)) from None
+class MlsdGroup(click.Group):
+    """A click group whose commands (and subgroups' commands, which it invokes) turn the library's
+    errors into ``Error: ...`` with exit code 1."""
 
-
-def _engine(force: bool = False, quiet: bool = False):
-    """The search engine over the bundled data; rebuilds a stale index with a progress bar."""
-    import contextlib
-
-    from .embed import Embedder
-    from .search import open_engine
-
-    corpus = _corpus()
-    with contextlib.ExitStack() as stack:
-        bar = []  # created on the first progress report: a current index shows no bar
-        done = [0]
-
-        def progress(n: int, total: int) -> None:
-            if not bar:
-                bar.append(stack.enter_context(click.progressbar(length=total, label="Embedding", file=sys.stderr)))
-            bar[0].update(n - done[0])
-            done[0] = n
-
-        def on_rebuild(reason: str) -> None:
-            click.echo(f"Rebuilding the search index: {reason}.", err=True)
-
+    def invoke(self, ctx: click.Context) -> Any:
         try:
-            return open_engine(corpus, Embedder(), force=force, progress=None if quiet else progress,
-                               on_rebuild=None if quiet else on_rebuild)
+            return super().invoke(ctx)
         except MlsdError as exc:
             raise click.ClickException(str(exc)) from None
 
 
-@click.group(context_settings=CONTEXT)
+@contextlib.contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A ``progress(done, total)`` callback that draws a bar on stderr from its first call.
+
+    A call that never comes (an index already current, an import with nothing new) shows no bar.
+    """
+    with contextlib.ExitStack() as stack:
+        bar: list[Any] = []
+        done = [0]
+
+        def progress(n: int, total: int) -> None:
+            if not bar:
+                bar.append(stack.enter_context(click.progressbar(length=total, label=label, file=sys.stderr)))
+            bar[0].length = total
+            bar[0].update(n - done[0])
+            done[0] = n
+
+        yield progress
+
+
+def _engine(force: bool = False, quiet: bool = False):
+    """The search engine over the corpus; rebuilds a stale index with a progress bar."""
+    from .embed import Embedder
+    from .search import open_engine
+
+    def on_rebuild(reason: str) -> None:
+        click.echo(f"Rebuilding the search index: {reason}.", err=True)
+
+    corpus = load_corpus()
+    with progress_bar("Embedding") as progress:
+        return open_engine(corpus, Embedder(), force=force, progress=None if quiet else progress,
+                           on_rebuild=None if quiet else on_rebuild)
+
+
+@click.group(cls=MlsdGroup, context_settings=CONTEXT)
 @click.version_option(__version__, "--version", prog_name="mlsd")
 def cli() -> None:
     """mlsd: explore ML system design topics, the interview flow and company case studies.
@@ -71,7 +87,7 @@ def stats(as_json: bool) -> None:
 
     Example: mlsd stats --json
     """
-    data = _corpus().stats()
+    data = load_corpus().stats()
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
@@ -101,7 +117,7 @@ def build_index_command(force: bool) -> None:
     engine = _engine(force=force)
     m = engine.index.manifest
     click.echo(
-        f"Index {engine.status}: {m['item_count']} items, {m['index_type']}, model {m['model']}, "
+        f"Index {engine.index.status}: {m['item_count']} items, {m['index_type']}, model {m['model']}, "
         f"in {engine.index.folder}"
     )
 
@@ -147,7 +163,7 @@ def _with_filters(func):
 @cli.command()
 @click.argument("query", required=False)
 @click.option("--k", default=10, show_default=True, type=click.IntRange(1, 1000), help="Number of results.")
-@click.option("--mode", type=click.Choice(["hybrid", "semantic", "keyword"]), default="hybrid", show_default=True)
+@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
 @_with_filters
 @click.option("--batch", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="File with one query per line.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per line with --batch).")
@@ -169,13 +185,10 @@ def search(query, k, mode, types, companies, kinds, topics, steps, year_min, yea
             raise click.ClickException(f"{batch}: is not valid UTF-8 ({exc.reason} at byte {exc.start}). Save it as UTF-8.") from None
         except OSError as exc:
             raise click.ClickException(f"{batch}: cannot be read ({exc.strerror}).") from None
-    try:
-        for q in queries:
-            if batch is not None and not q.strip():
-                continue
-            _print_hits(engine.search(q, k=k, mode=mode, filters=filters), as_json, q)
-    except MlsdError as exc:
-        raise click.ClickException(str(exc)) from None
+    for q in queries:
+        if batch is not None and not q.strip():
+            continue
+        _print_hits(engine.search(q, k=k, mode=mode, filters=filters), as_json, q)
 
 
 @cli.command()
@@ -189,10 +202,7 @@ def related(item_id, k, types, companies, kinds, topics, steps, year_min, year_m
     Example: mlsd related cold-start --type resource --k 5
     """
     engine = _engine(quiet=as_json)
-    try:
-        hits = engine.related(item_id, k=k, filters=_filters(types, companies, kinds, topics, steps, year_min, year_max))
-    except MlsdError as exc:
-        raise click.ClickException(str(exc)) from None
+    hits = engine.related(item_id, k=k, filters=_filters(types, companies, kinds, topics, steps, year_min, year_max))
     _print_hits(hits, as_json)
 
 
@@ -210,19 +220,16 @@ def check_links_command(source, older_than, as_json) -> None:
     """
     from .links import STATUSES, LinkStore, archive_url, check_links
 
-    corpus = _corpus()
+    corpus = load_corpus()
     resources = [r for r in corpus.resources if source is None or r.source == source]
     if source is not None and not resources:
         known = ", ".join(sorted({r.source for r in corpus.resources}))
         raise click.ClickException(f"No resources from source '{source}'. Known sources: {known}.")
     urls = [r.url for r in resources]
-    try:
-        store = LinkStore()
-        with click.progressbar(length=len(urls), label="Checking links", file=sys.stderr) as bar:
-            results = check_links(urls, store=store, older_than_days=older_than,
-                                  progress=lambda done, total, status: bar.update(1))
-    except MlsdError as exc:
-        raise click.ClickException(str(exc)) from None
+    store = LinkStore()
+    with progress_bar("Checking links") as progress:
+        results = check_links(urls, store=store, older_than_days=older_than,
+                              progress=lambda done, total, status: progress(done, total))
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in results], ensure_ascii=False))
         return
@@ -237,7 +244,7 @@ def check_links_command(source, older_than, as_json) -> None:
 
 @cli.command("import")
 @click.argument("source")
-@click.option("--format", "list_format", type=click.Choice(["auto", "csv", "markdown-list", "markdown-table"]),
+@click.option("--format", "list_format", type=click.Choice(FORMATS),
               default="auto", show_default=True, help="How the list is written; detected by default.")
 @click.option("--name", default=None, help="Name of the source in the library (kebab-case); from the URL or file by default.")
 def import_command(source: str, list_format: str, name: str | None) -> None:
@@ -251,25 +258,8 @@ def import_command(source: str, list_format: str, name: str | None) -> None:
     """
     from .library import import_source
 
-    bar = None  # opened on the first progress call: a failed or duplicate-only import shows none
-    done = [0]
-
-    def progress(n: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = click.progressbar(length=total, label="Embedding", file=sys.stderr)
-            bar.__enter__()
-        bar.length = total  # only the new items are encoded
-        bar.update(n - done[0])
-        done[0] = n
-
-    try:
+    with progress_bar("Embedding") as progress:  # only the new items are encoded
         report = import_source(source, format=list_format, name=name, progress=progress)
-    except MlsdError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
     click.echo(
         f"Imported {report.new} new items from {report.origin} into '{report.name}' "
         f"({report.duplicates} duplicates, {len(report.skipped)} skipped)"
@@ -291,10 +281,7 @@ def sources(as_json: bool) -> None:
     """
     from .library import PRESETS, list_sources
 
-    try:
-        found = list_sources()
-    except MlsdError as exc:
-        raise click.ClickException(str(exc)) from None
+    found = list_sources()
     rows = [{"name": s.name, "items": len(s.resources), "origin": s.origin, "format": s.format,
              "imported_at": s.imported_at} for s in found]
     presets = [{"name": p.name, "url": p.url, "license": p.license, "description": p.description} for p in PRESETS.values()]
@@ -302,7 +289,7 @@ def sources(as_json: bool) -> None:
         click.echo(json.dumps({"sources": rows, "known_lists": presets}, indent=2, ensure_ascii=False))
         return
     if rows:
-        width = max(4, *(len(r["name"]) for r in rows))
+        width = max(4, *(len(s.name) for s in found))
         click.echo(f"{'NAME':<{width}}  {'ITEMS':>5}  {'IMPORTED AT':<25}  ORIGIN")
         for r in rows:
             click.echo(f"{r['name']:<{width}}  {r['items']:>5}  {r['imported_at']:<25}  {r['origin']}")
@@ -322,10 +309,7 @@ def remove(name: str) -> None:
     """
     from .library import remove_source
 
-    try:
-        count = remove_source(name)
-    except MlsdError as exc:
-        raise click.ClickException(str(exc)) from None
+    count = remove_source(name)
     click.echo(f"Removed '{name}' ({count} items)")
 
 
@@ -351,12 +335,11 @@ def progress_export(file: Path) -> None:
 
     Example: mlsd progress export ~/mlsd-progress.json
     """
+    from .backup import export_file
     from .progress import ProgressStore
 
     try:
-        counts = ProgressStore().export_file(file)
-    except MlsdError as exc:
-        raise click.ClickException(str(exc)) from None
+        counts = export_file(ProgressStore(), file)
     except OSError as exc:  # its text would name the temporary file, not the one asked for
         raise click.ClickException(f"Cannot write {file}: {exc.strerror or exc}.") from None
     click.echo(f"Exported {_counted(counts)} to {file}")
@@ -369,12 +352,10 @@ def progress_import(file: Path) -> None:
 
     Example: mlsd progress import ~/mlsd-progress.json
     """
+    from .backup import import_file
     from .progress import ProgressStore
 
-    try:
-        counts = ProgressStore().import_file(file)
-    except MlsdError as exc:
-        raise click.ClickException(str(exc)) from None
+    counts = import_file(ProgressStore(), file)
     click.echo(f"Imported {_counted(counts)} from {file}")
 
 

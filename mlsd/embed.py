@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -49,10 +50,10 @@ class Embedder:
     dimension = DIMENSION
 
     def __init__(self) -> None:
-        self._model = None
+        self._model: Any = None  # a SentenceTransformer once loaded
         self._lock = threading.Lock()
 
-    def load(self) -> "Embedder":
+    def load(self) -> Embedder:
         """Load the model now (it is otherwise loaded lazily by the first encode)."""
         with self._lock:
             if self._model is None:

@@ -1,4 +1,7 @@
-"""Typed errors of the library. Only the CLI and the pages turn them into messages."""
+"""Every typed error of the library, in one place. Only the CLI and the pages turn them into messages.
+
+Each module raises the class named for its concern; callers catch ``MlsdError`` for all of them.
+"""
 
 from __future__ import annotations
 
@@ -63,3 +66,31 @@ class SearchIndexError(MlsdError):
 
 class QueryError(MlsdError):
     """A search request is invalid (unknown filter value, unknown mode, unknown item)."""
+
+
+class IndexStaleError(SearchIndexError):
+    """The index on disk is missing, corrupted, or built from other data or another model."""
+
+
+class SourceError(MlsdError):
+    """A list could not be fetched, read or recognized. The message says why, for a user."""
+
+
+class LibraryError(MlsdError):
+    """A library operation was asked for something that cannot be done (bad or unknown name)."""
+
+
+class ProgressError(MlsdError):
+    """The progress database cannot be used (locked, read-only, corrupt, newer) or a request is invalid."""
+
+
+class LinkStoreError(MlsdError):
+    """The link store could not be written."""
+
+
+class LinkCheckError(MlsdError):
+    """A link check was asked for with invalid settings (e.g. a concurrency below 1)."""
+
+
+class LockTimeout(OSError):
+    """Another process (or thread) held a file lock for longer than we were willing to wait."""

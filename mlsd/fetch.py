@@ -8,28 +8,22 @@ passes a byte cap. Every failure is a :class:`SourceError` with a message fit fo
 
 from __future__ import annotations
 
-import http
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import requests
 
-from .errors import MlsdError
+from . import web
+from .errors import SourceError
+from .urls import is_web_url
 
 ONLY_WEB_URLS = "only http and https URLs can be imported"
 CHUNK_BYTES = 64 * 1024
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _CHARSET = re.compile(r"charset\s*=\s*\"?([\w.:-]+)", re.IGNORECASE)
-_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
-
-
-class SourceError(MlsdError):
-    """A list could not be fetched, read or recognized. The message says why, for a user."""
-
 
 @dataclass(frozen=True)
 class FetchResult:
@@ -50,13 +44,6 @@ class FetchResult:
     content_type: str
     text: str
     redirects: list[str] = field(default_factory=list)
-
-
-def user_agent() -> str:
-    """The User-Agent every request sends, naming the project and its version."""
-    from . import __version__
-
-    return f"mlsd/{__version__} (+ML System Design Explorer)"
 
 
 def fetch_text(
@@ -99,7 +86,7 @@ def fetch_text(
             try:
                 response = session.get(
                     url,
-                    headers={"User-Agent": user_agent()},
+                    headers={"User-Agent": web.user_agent()},
                     timeout=timeout,
                     stream=True,
                     allow_redirects=True,
@@ -117,7 +104,7 @@ def fetch_text(
             except requests.exceptions.ConnectionError as error:
                 if last:
                     raise SourceError(
-                        f"could not connect to {url}: {_reason(error)}{_tries(attempts)}"
+                        f"could not connect to {url}: {web.reason(error)}{_tries(attempts)}"
                     ) from None
             else:
                 with response:
@@ -125,7 +112,7 @@ def fetch_text(
                         pass  # retry below
                     elif response.status_code >= 400:
                         tries = _tries(attempts) if response.status_code >= 500 else ""
-                        raise SourceError(f"{_status_line(response)} for {url}{tries}")
+                        raise SourceError(f"{web.status_line(response)} for {url}{tries}")
                     else:
                         return _result(url, response, timeout, max_bytes)
             time.sleep(backoff * 2 ** (attempt - 1))
@@ -191,9 +178,9 @@ def _result(
         # requests reports a read timeout during iter_content as a ConnectionError.
         if "timed out" in str(error).lower():
             raise SourceError(_timed_out(timeout[1], url)) from None
-        raise SourceError(f"the connection to {url} broke while reading: {_reason(error)}") from None
+        raise SourceError(f"the connection to {url} broke while reading: {web.reason(error)}") from None
     except requests.exceptions.RequestException as error:
-        raise SourceError(f"could not read the answer from {url}: {_reason(error)}") from None
+        raise SourceError(f"could not read the answer from {url}: {web.reason(error)}") from None
     content_type = response.headers.get("Content-Type", "")
     return FetchResult(
         url=url,
@@ -220,31 +207,12 @@ def _decode(body: bytes, content_type: str) -> str:
     return text.lstrip("\ufeff")
 
 
-def _status_line(response: requests.Response) -> str:
-    reason = response.reason
-    if not reason:
-        try:
-            reason = http.HTTPStatus(response.status_code).phrase
-        except ValueError:
-            reason = "error"
-    return f"{response.status_code} {reason}"
-
-
 def _timed_out(seconds: float, url: str, attempts: int = 1) -> str:
     return f"timed out after {seconds:g} s fetching {url}{_tries(attempts)}"
 
 
 def _tries(attempts: int) -> str:
     return f" (tried {attempts} times)" if attempts > 1 else ""
-
-
-def _reason(error: Exception) -> str:
-    """The useful end of a requests error ("Connection refused"), not its whole repr chain."""
-    text = str(error)
-    match = _ERRNO.search(text)
-    if match:
-        return match.group(1).strip()
-    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _size(n: int) -> str:
@@ -255,13 +223,3 @@ def _size(n: int) -> str:
         return f"{n / 1_000:g} kB"
     return f"{n} bytes"
 
-
-def is_web_url(url: str | None) -> bool:
-    """True for an absolute http or https URL with a host."""
-    if not url:
-        return False
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)

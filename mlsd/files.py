@@ -10,6 +10,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from .errors import LockTimeout
+
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temporary file in the same folder, fsync, then rename over the target.
@@ -28,10 +30,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-class LockTimeout(OSError):
-    """Another process (or thread) held the lock for longer than we were willing to wait."""
 
 
 @contextlib.contextmanager

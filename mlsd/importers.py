@@ -18,14 +18,15 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import TYPE_CHECKING
 
-from .fetch import SourceError, is_web_url
+from .errors import SourceError
+from .urls import is_web_url, normalize_url
 
 if TYPE_CHECKING:  # only for the type hint: parsing never needs the corpus
-    from .corpus import Corpus
+    from .model import Corpus
 
 FORMATS: tuple[str, ...] = ("auto", "csv", "markdown-list", "markdown-table")
 
@@ -47,8 +48,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 # Columns whose values become tags too, after the ``tags`` column's own.
 CATEGORY_COLUMNS: tuple[str, ...] = ("primary_category", "sub_category", "category")
-
-TRACKING_PARAMS = frozenset({"fbclid", "gclid", "mc_cid", "mc_eid", "ref"})
 
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 _HTML_START = re.compile(r"^\s*(<!doctype\s+html|<html|<head|<body|<\?xml)", re.IGNORECASE)
@@ -192,38 +191,6 @@ def looks_like_html(text: str) -> bool:
 # -- URLs, duplicates, companies ------------------------------------------------------------
 
 
-def normalize_url(url: str) -> str:
-    """The comparison key of a URL: two addresses of the same page give the same key.
-
-    Lowercases scheme and host, treats http and https alike, drops ``www.``, the default port,
-    the fragment, a trailing slash and tracking parameters (``utm_*``, ``fbclid``, ``gclid``,
-    ``mc_cid``, ``mc_eid``, ``ref``), and sorts the remaining query parameters.
-
-    Args:
-        url: any URL; a string that is not an http(s) URL comes back stripped, unchanged.
-
-    Returns:
-        The key, e.g. ``https://example.com/a?b=1&c=2``.
-    """
-    url = url.strip()
-    if not is_web_url(url):
-        return url
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if host.startswith("www."):
-        host = host[4:]
-    port = parts.port if parts.port not in (None, 80, 443) else None
-    netloc = f"{host}:{port}" if port else host
-    path = parts.path.rstrip("/")
-    query = sorted(
-        (key, value)
-        for key, value in parse_qsl(parts.query, keep_blank_values=True)
-        if not key.lower().startswith("utm_") and key.lower() not in TRACKING_PARAMS
-    )
-    # One scheme for both: the same page is often linked as http in old lists, https in new.
-    return urlunsplit(("https", netloc, path, urlencode(query), ""))
-
-
 def dedupe(
     items: Iterable[ImportedItem], known_urls: set[str]
 ) -> tuple[list[ImportedItem], list[ImportedItem]]:
@@ -249,7 +216,7 @@ def dedupe(
     return new_items, duplicates
 
 
-def normalize_company(name: str | None, corpus: "Corpus") -> str | None:
+def normalize_company(name: str | None, corpus: Corpus) -> str | None:
     """The bundled company's display name when the corpus knows the name, else the name stripped.
 
     Args:

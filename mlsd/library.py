@@ -1,7 +1,7 @@
 """The user's library of imported lists: import one by URL, file or preset name, list, remove.
 
-Each imported list is one JSON file, ``$MLSD_HOME/library/<name>.json``, that
-:func:`mlsd.corpus.load_corpus` reads beside the bundled data. An import fetches and parses
+Each imported list is one JSON file, ``$MLSD_HOME/library/<name>.json`` (its format is
+:mod:`mlsd.sources`'), that :func:`mlsd.corpus.load_corpus` reads beside the bundled data. An import fetches and parses
 the whole list before anything is written, so a failed fetch or an unrecognized list changes
 nothing; the file is written atomically; then the search index is updated (only the new items
 are encoded: the index reuses vectors by text hash). If that update fails, the file is put
@@ -11,21 +11,23 @@ back as it was.
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 from urllib.parse import urlsplit
 
 from . import paths
-from .corpus import ID_PATTERN, LIBRARY_FORMAT_VERSION, MIN_YEAR, Corpus, LibrarySource, library_files, load_corpus, read_library
-from .errors import MlsdError
-from .files import LockTimeout, atomic_write_bytes, exclusive_lock
-from .fetch import SourceError, read_source
-from .importers import FORMATS, dedupe, normalize_company, normalize_url, parse_report
+from .corpus import load_corpus
+from .errors import LibraryError, LockTimeout, SourceError
+from .fetch import read_source
+from .files import atomic_write_bytes, exclusive_lock
+from .importers import FORMATS, dedupe, normalize_company, parse_report
+from .model import ID_PATTERN, Corpus
+from .sources import LibrarySource, library_files, read_library, write_source
+from .urls import normalize_url
 
 Progress = Callable[[int, int], None]
 
@@ -52,10 +54,6 @@ PRESETS: dict[str, Preset] = {
 }
 # File names that say nothing about the list: name the source after the folder or repository.
 _GENERIC_STEMS = frozenset({"readme", "index"})
-
-
-class LibraryError(MlsdError):
-    """A library operation was asked for something that cannot be done (bad or unknown name)."""
 
 
 @dataclass
@@ -220,9 +218,6 @@ def _write_source(name, origin, parsed, corpus, progress, embedder, update_index
     if not kept:
         return report  # nothing left after dedupe: no empty source is written
 
-    # The corpus accepts years MIN_YEAR..next year; a list's "1986" or "2099" must not make
-    # the whole library unreadable, so such a year is dropped rather than stored.
-    max_year = _dt.date.today().year + 1
     items = []
     for item in kept:
         key = normalize_url(item.url)
@@ -232,24 +227,15 @@ def _write_source(name, origin, parsed, corpus, progress, embedder, update_index
             "url": item.url,
             "normalized_url": key,
             "company": normalize_company(item.company, corpus),
-            "year": item.year if item.year is not None and MIN_YEAR <= item.year <= max_year else None,
+            "year": item.year,  # a year the library cannot hold is stored as null by write_source
             "tags": list(item.tags),
             "summary": item.summary,
         })
-    document = {
-        "format_version": LIBRARY_FORMAT_VERSION,
-        "name": name,
-        "origin": origin,
-        "format": parsed.format,
-        "imported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "items": items,
-    }
     folder = paths.library_dir()
     path = folder / f"{name}.json"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
         old_bytes = path.read_bytes() if path.exists() else None
-        atomic_write_bytes(path, json.dumps(document, indent=1, ensure_ascii=False).encode("utf-8"))
+        write_source(folder, name, origin, parsed.format, items)
     except OSError as exc:
         raise LibraryError(f"cannot write {path}: {exc.strerror or exc}") from None
     report.path = path
@@ -306,9 +292,10 @@ def _remove_source(name: str, embedder, update_index: bool) -> int:
 def _update_index(embedder, progress: Progress | None) -> int | None:
     """Bring the index up to date with the library; the number of items encoded."""
     from .embed import Embedder
-    from .search import open_engine
+    from .index import open_index
 
-    engine = open_engine(load_corpus(), embedder or Embedder(), progress=progress)
-    if engine.status == "loaded":  # already current: this call encoded nothing
+    corpus = load_corpus()
+    index = open_index(list(corpus.items), corpus.data_hash, embedder or Embedder(), progress=progress)
+    if index.status == "loaded":  # already current: this call encoded nothing
         return 0
-    return engine.index.manifest.get("encoded")
+    return index.manifest.get("encoded")

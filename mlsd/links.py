@@ -22,15 +22,16 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
 
-from .errors import MlsdError
-from .fetch import _reason, _status_line, is_web_url, user_agent
+from . import web
+from .errors import LinkCheckError, LinkStoreError
 from .files import atomic_write_bytes
+from .urls import is_web_url
 
 STATUSES = ("alive", "redirected", "dead", "unknown")
 NOT_WEB_URL = "not an http(s) URL"
@@ -46,14 +47,6 @@ NOT_DEATH = {
     429: "the site is rate limiting; try again later",
 }
 SAVE_EVERY = 50  # results written to the store in batches, so an interrupted run keeps most
-
-
-class LinkStoreError(MlsdError):
-    """The link store could not be written."""
-
-
-class LinkCheckError(MlsdError):
-    """A link check was asked for with invalid settings (e.g. a concurrency below 1)."""
 
 
 @dataclass(frozen=True)
@@ -189,7 +182,7 @@ class LinkStore:
         """
         if older_than_days < 0:
             raise LinkCheckError(f"older_than_days must be 0 or more, got {older_than_days}")
-        cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=older_than_days)
+        cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days)
         due: list[str] = []
         for url in dict.fromkeys(urls):
             found = self._entries.get(url)
@@ -301,8 +294,9 @@ def check_links(
     if store is not None:
         due = set(to_check)
         for url in unique:
-            if url not in due:
-                results[url] = store.get(url)
+            found = store.get(url)
+            if url not in due and found is not None:
+                results[url] = found
 
     host_slots: dict[str, threading.Semaphore] = {}
     slots_lock = threading.Lock()
@@ -354,7 +348,7 @@ def check_one(
         return _status(url, "unknown", None, url, (), NOT_WEB_URL)
     own_session = session is None
     session = session or requests.Session()
-    session.headers["User-Agent"] = user_agent()
+    session.headers["User-Agent"] = web.user_agent()
     try:
         response = _ask_politely(session, "HEAD", url, timeout)
         if isinstance(response, LinkStatus):
@@ -390,9 +384,9 @@ def _ask(session: requests.Session, method: str, url: str, timeout: tuple[float,
     except requests.exceptions.InvalidSchema:
         return _status(url, "unknown", None, url, (), "redirected to a non-http(s) address")
     except requests.exceptions.ConnectionError as error:
-        return _status(url, "unknown", None, url, (), f"could not connect: {_reason(error)}")
+        return _status(url, "unknown", None, url, (), f"could not connect: {web.reason(error)}")
     except requests.exceptions.RequestException as error:
-        return _status(url, "unknown", None, url, (), f"request failed: {_reason(error)}")
+        return _status(url, "unknown", None, url, (), f"request failed: {web.reason(error)}")
     response.close()  # nothing of the body is read; the connection is released
     return response
 
@@ -428,15 +422,15 @@ def _retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _classify(url: str, response: requests.Response, note: str) -> LinkStatus:
     code = response.status_code
     redirects = tuple(r.url for r in response.history)
     final_url = response.url
-    line = _status_line(response)
+    line = web.status_line(response)
     if 200 <= code < 300:
         if redirects and final_url != url:
             hops = "redirect" if len(redirects) == 1 else "redirects"
@@ -461,7 +455,7 @@ def _status(url, status, http_status, final_url, redirects, reason) -> LinkStatu
         final_url=final_url,
         redirects=tuple(redirects),
         reason=reason,
-        checked_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        checked_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
 
 
@@ -473,5 +467,5 @@ def _host(url: str) -> str:
 def _parse_time(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:  # written by hand without an offset: read it as UTC
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment

@@ -19,23 +19,23 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterable, Sequence
+from typing import TypeVar
 
 import bm25s
-import faiss
 import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
-from .corpus import ITEM_TYPES, KIND_LABELS, KINDS, Corpus, Item
 from .embed import Embedder
 from .errors import QueryError
-from .index import IndexStaleError, LoadedIndex, build_index, load_index
+from .index import LoadedIndex, open_index
+from .model import ITEM_TYPES, KIND_LABELS, KINDS, MODES, Corpus, Item
 
-MODES = ("hybrid", "semantic", "keyword")
 RRF_K = 60
 KEYWORD_GATE = 2 / 3  # share of the query's distinct content words a keyword hit must contain
+T = TypeVar("T", bound=Hashable)
 MAX_QUERY_CHARS = 1000  # longer queries are cut: the model reads 256 tokens anyway
 # A letter/letter compound ("A/B", "I/O") is one word: split, both halves are dropped (a stop
 # word, single letters), so "A/B testing" searched "testing" alone.
@@ -140,14 +140,31 @@ class Hit:
         return asdict(self)
 
 
+def fuse(semantic: Sequence[T], keyword: Sequence[T], k: int = RRF_K) -> list[tuple[T, float]]:
+    """Reciprocal rank fusion of two rankings (best first): ``sum(1 / (k + rank))`` per id.
+
+    Scores are scaled so that an id first in both rankings scores 1.0; ties keep the semantic
+    order (an id missing from the semantic ranking comes after those in it).
+
+    Returns:
+        ``(id, score)`` pairs, best first.
+    """
+    fused: dict[T, float] = {}
+    for ranking in (semantic, keyword):
+        for rank, item in enumerate(ranking, start=1):
+            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
+    sem_rank = {item: rank for rank, item in enumerate(semantic)}
+    best = 2.0 / (k + 1)
+    return sorted(((i, s / best) for i, s in fused.items()), key=lambda p: (-p[1], sem_rank.get(p[0], len(sem_rank))))
+
+
 class SearchEngine:
     """Search and related items over a corpus and its checked index. Safe to share across threads."""
 
-    def __init__(self, corpus: Corpus, index: LoadedIndex, embedder: Embedder, status: str = "loaded") -> None:
+    def __init__(self, corpus: Corpus, index: LoadedIndex, embedder: Embedder) -> None:
         self.corpus = corpus
         self.index = index
         self.embedder = embedder
-        self.status = status
         self.items: list[Item] = [corpus.item_by_id[i] for i in index.ids]
         self.position = {item.id: n for n, item in enumerate(self.items)}
         self.tokenizer = Tokenizer()
@@ -167,11 +184,6 @@ class SearchEngine:
                 self._by_topic.setdefault(t, []).append(n)
             for s in item.steps:
                 self._by_step.setdefault(s, []).append(n)
-        index = self.index.faiss_index
-        # Exact search over the same vectors: the index itself when flat, else HNSW's storage.
-        self._exact = index if isinstance(index, faiss.IndexFlat) else faiss.downcast_index(index.storage)
-        # One thread answers a single query faster on 2 busy cores (process-wide setting).
-        faiss.omp_set_num_threads(1)
 
     # -- filters -----------------------------------------------------------------------------
     def check_filters(self, filters: Filters | None) -> Filters | None:
@@ -190,7 +202,7 @@ class SearchEngine:
             if cid is None:
                 known = ", ".join(corpus.company_names)
                 raise QueryError(f"Unknown company '{c}'. Use one of: {known}.")
-            companies.append(corpus.company_name(cid))
+            companies.append(corpus.company_name(cid) or cid)
         kinds = []
         labels = {label.casefold(): kind for kind, label in KIND_LABELS.items()}
         for k in filters.kinds:
@@ -246,23 +258,29 @@ class SearchEngine:
 
     # -- the two rankings -------------------------------------------------------------------------
     def _semantic(self, vector: np.ndarray, pool: int, mask: np.ndarray | None) -> list[tuple[int, float]]:
-        index = self.index.faiss_index
-        total = index.ntotal
-        if total == 0:
-            return []
-        if mask is None:
-            scores, ids = index.search(vector, min(pool, total))
-        else:
-            allowed = int(mask.sum())
-            if allowed == 0:
-                return []
-            # A filtered query scans the allowed rows exactly (the flat storage with a bitmap
-            # selector): HNSW with a selective filter misses most true neighbours (recall@10
-            # 0.21 measured with a 4% filter at 100k items), and the scan costs ~7 ms at 100k.
-            bitmap = np.packbits(mask, bitorder="little")  # must outlive the search
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBitmap(bitmap))
-            scores, ids = self._exact.search(vector, min(pool, allowed), params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        return self.index.search(vector, pool, mask)
+
+    def _gate(self, keyword: list[tuple[int, float]], stems: list[str]) -> list[tuple[int, float]]:
+        """The keyword hits that contain at least ``KEYWORD_GATE`` of the query's distinct stems."""
+        wanted = set(stems)
+        return [(i, s) for i, s in keyword if len(wanted & self._doc_stems[i]) >= KEYWORD_GATE * len(wanted)]
+
+    def rankings(self, query: str, pool: int = 50, filters: Filters | None = None) -> dict[str, list[tuple[str, float]]]:
+        """The raw rankings hybrid search fuses, as plain ``(item id, score)`` lists, best first.
+
+        For evaluating fusions outside the engine (``benchmarks/eval_search.py``): ``semantic``
+        (cosine), ``keyword`` (BM25, ungated) and ``keyword_gated`` (what hybrid fuses).
+        """
+        mask = self._mask(self.check_filters(filters))
+        stems = self.tokenizer(query)
+        semantic = self._semantic(self.embedder.encode_query(query), pool, mask)
+        keyword = self._keyword(stems, pool, mask)
+        ids = self.index.ids
+        return {
+            "semantic": [(ids[i], s) for i, s in semantic],
+            "keyword": [(ids[i], s) for i, s in keyword],
+            "keyword_gated": [(ids[i], s) for i, s in self._gate(keyword, stems)],
+        }
 
     def _keyword(self, stems: list[str], pool: int, mask: np.ndarray | None) -> list[tuple[int, float]]:
         if not stems:
@@ -313,24 +331,18 @@ class SearchEngine:
         if mode in ("hybrid", "keyword"):
             keyword = self._keyword(stems, pool, mask)
         if mode == "hybrid":
-            wanted = set(stems)
-            keyword = [(i, s) for i, s in keyword if len(wanted & self._doc_stems[i]) >= KEYWORD_GATE * len(wanted)]
+            keyword = self._gate(keyword, stems)
 
         sem_rank = {i: r for r, (i, _) in enumerate(semantic, start=1)}
         kw_rank = {i: r for r, (i, _) in enumerate(keyword, start=1)}
         sem_score = dict(semantic)
         kw_score = dict(keyword)
         if mode == "semantic":
-            ranked = [(i, s) for i, s in semantic]
+            ranked = semantic
         elif mode == "keyword":
-            ranked = [(i, s) for i, s in keyword]
+            ranked = keyword
         else:
-            fused: dict[int, float] = {}
-            for ranking in (sem_rank, kw_rank):
-                for i, r in ranking.items():
-                    fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + r)
-            best = 2.0 / (RRF_K + 1)  # first in both rankings: report it as 1.0
-            ranked = sorted(((i, s / best) for i, s in fused.items()), key=lambda p: (-p[1], sem_rank.get(p[0], 10**9)))
+            ranked = fuse([i for i, _ in semantic], [i for i, _ in keyword])
         hits = []
         for i, score in ranked[:k]:
             matched = self._matched_terms(i, words, stems)
@@ -359,8 +371,7 @@ class SearchEngine:
             mask = np.ones(len(self.items), dtype=bool)
         mask = mask.copy()
         mask[position] = False
-        vector = self.index.faiss_index.reconstruct(position).reshape(1, -1)
-        nearest = self._semantic(vector, k, mask)
+        nearest = self.index.search(self.index.vector(position), k, mask)
         return [self._hit(i, s, s, None, [], ["semantic"]) for i, s in nearest[:k]]
 
     def _matched_terms(self, position: int, words: list[str], stems: list[str]) -> list[str]:
@@ -391,23 +402,9 @@ def open_engine(
     progress: Callable[[int, int], None] | None = None,
     on_rebuild: Callable[[str], None] | None = None,
 ) -> SearchEngine:
-    """Load the index checked against the corpus; build or rebuild it when needed.
-
-    A missing, stale or corrupted index is rebuilt (never served, never a crash); the reason
-    is kept in ``engine.status`` and, before the rebuild starts, given to ``on_rebuild``.
-    """
+    """A search engine over the corpus, its index loaded, or rebuilt when missing or stale
+    (see :func:`mlsd.index.open_index`; the reason is in ``engine.index.status``)."""
     embedder = embedder or Embedder()
-    items = list(corpus.items)
-    status = "loaded"
-    if force:
-        index, status = None, "rebuilt on request"
-    else:
-        try:
-            index = load_index(items, corpus.data_hash, folder)
-        except IndexStaleError as exc:
-            index, status = None, f"rebuilt: {exc}"
-            if on_rebuild is not None:
-                on_rebuild(str(exc))
-    if index is None:
-        index = build_index(items, corpus.data_hash, embedder, folder, progress=progress, reuse=not force)
-    return SearchEngine(corpus, index, embedder, status)
+    index = open_index(list(corpus.items), corpus.data_hash, embedder, folder, force=force, progress=progress,
+                       on_rebuild=on_rebuild)
+    return SearchEngine(corpus, index, embedder)

@@ -4,7 +4,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from mlsd.search import Filters
-from pages.common import corpus_or_stop, engine_or_stop, md_escape, notice_ignored, render_hit_list, seed_from_url, write_to_url
+from ui.render import md_escape, render_hit_list
+from ui.state import corpus_or_stop, engine_or_stop
+from ui.urlstate import UrlParam, notice_ignored, sync_from_url, write_to_url
 
 corpus = corpus_or_stop()
 steps = list(corpus.steps)
@@ -12,7 +14,8 @@ step_ids = [s.id for s in steps]
 
 st.title("The ML system design flow")
 st.page_link("pages/practice.py", label="Practise the flow against the clock", icon=":material/timer:")
-notice_ignored(seed_from_url("flow", {"step": (step_ids, False, step_ids[0])}))
+URL_PARAMS = {"step": UrlParam(step_ids, default=step_ids[0])}
+notice_ignored(sync_from_url("flow", URL_PARAMS))
 st.markdown(md_escape(corpus.guide.get("flow_intro", "")))
 
 # A clickable picture of the flow: one marker per step, left to right.
@@ -45,8 +48,8 @@ step_id = st.segmented_control(
     format_func=lambda sid: f"{corpus.step_by_id[sid].number}. {corpus.step_by_id[sid].name}",
     label_visibility="collapsed",
 )
-step = corpus.step_by_id[step_id or step_ids[0]]
-write_to_url("flow", {"step": step.id})
+step = corpus.step_by_id[step_id if step_id in corpus.step_by_id else step_ids[0]]
+write_to_url("flow", URL_PARAMS, {"step": step.id})
 
 left, right = st.columns([3, 2], gap="large")
 with left:

@@ -3,7 +3,9 @@
 import plotly.express as px
 import streamlit as st
 
-from pages.common import corpus_or_stop, md_escape, md_link
+from mlsd.views import topics_frame
+from ui.render import md_escape, md_link, tidy_chart
+from ui.state import corpus_or_stop
 
 corpus = corpus_or_stop()
 guide = corpus.guide
@@ -37,13 +39,13 @@ cols[4].metric("Sample questions", stats["questions"])
 left, right = st.columns([3, 2])
 with left:
     st.subheader("The topic tree")
-    frame = corpus.topics_frame()
+    frame = topics_frame(corpus)
     fig = px.sunburst(
         frame, ids="id", names="name", parents="parent", hover_data={"description": True},
         color="depth", color_continuous_scale="Blues",
     )
     fig.update_traces(hovertemplate="<b>%{label}</b><br>%{customdata[0]}<extra></extra>")
-    fig.update_layout(margin=dict(t=10, l=10, r=10, b=10), height=520, coloraxis_showscale=False)
+    tidy_chart(fig, height=520).update_layout(coloraxis_showscale=False)
     st.plotly_chart(fig, key="home_sunburst")
 with right:
     st.subheader("Where to start")

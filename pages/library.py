@@ -9,7 +9,8 @@ import streamlit as st
 from mlsd.errors import MlsdError
 from mlsd.library import PRESETS, import_source, list_sources, remove_source
 from mlsd.links import STATUSES, LinkStore, check_links
-from pages.common import corpus_or_stop, md_escape, shared_embedder
+from ui.render import md_escape
+from ui.state import corpus_or_stop, shared_embedder
 
 corpus = corpus_or_stop()
 st.title("Library")

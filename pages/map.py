@@ -4,7 +4,8 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages.common import TYPE_LABELS, corpus_or_stop, engine_or_stop, md_escape, md_link
+from ui.render import TYPE_LABELS, md_escape, md_link, tidy_chart
+from ui.state import corpus_or_stop, engine_or_stop
 
 corpus = corpus_or_stop()
 engine = engine_or_stop()
@@ -13,11 +14,10 @@ st.title("Map of everything")
 st.caption("Each point is a topic, flow step, question or case study; nearby points mean similar things. "
            "Drag a box or lasso to list points.")
 
-roots = {t.id: corpus.topic_path(t.id)[0].name for t in corpus.topics}
 rows = []
 for n, item in enumerate(engine.items):
     x, y = engine.index.projection[n]
-    root = roots.get(item.topics[0]) if item.topics else None
+    root = corpus.root_topic_name(item.topics[0]) if item.topics else None
     rows.append({"x": float(x), "y": float(y), "id": item.id, "title": item.title, "type": TYPE_LABELS[item.type],
                  "company": item.company or "General", "topic": root or "Flow step", "url": item.url or ""})
 frame = pd.DataFrame(rows)
@@ -27,8 +27,7 @@ color = st.segmented_control("Color by", ["company", "topic", "type"], default="
 fig = px.scatter(frame, x="x", y="y", color=color, symbol="type", hover_name="title",
                  hover_data={"x": False, "y": False, "company": True, "type": True}, custom_data=["id"], height=620)
 fig.update_traces(marker=dict(size=11, opacity=0.85))
-fig.update_layout(margin=dict(t=10, l=10, r=10, b=10), xaxis=dict(visible=False), yaxis=dict(visible=False),
-                  legend_title=None, dragmode="lasso")
+tidy_chart(fig).update_layout(xaxis=dict(visible=False), yaxis=dict(visible=False), dragmode="lasso")
 event = st.plotly_chart(fig, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso"))
 
 points = (event.selection or {}).get("points", []) if event else []

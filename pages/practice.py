@@ -10,12 +10,13 @@ import time
 import plotly.graph_objects as go
 import streamlit as st
 
-from mlsd.errors import MlsdError
-from mlsd.progress import ProgressError, mmss, session_markdown, step_budgets
+from mlsd.errors import MlsdError, ProgressError
+from mlsd.progress import step_budgets
 from mlsd.search import Filters
-from pages.common import (all_reading, corpus_or_stop, engine_or_stop, guarded_save, md_escape, progress_store,
-                          render_hit_list, show_progress_error)
-from pages.widgets import autosave_notes, countdown
+from mlsd.views import mmss, session_markdown
+from ui.render import CHART_MARGIN, guarded_save, md_escape, render_hit_list
+from ui.state import corpus_or_stop, engine_or_stop, reading_state
+from ui.widgets import autosave_notes, countdown
 
 OWN = "__own__"
 IDLE_SECONDS = 15 * 60  # a session left this long without a note or a step change was abandoned
@@ -26,13 +27,11 @@ step_ids = [s.id for s in steps]
 question_by_id = {q.id: q for q in corpus.questions}
 
 st.title("Practice")
-store = progress_store()
+store, reading = reading_state()
 if store is None:
     st.info("Practice sessions are kept in the progress database, which cannot be used right now (see above). "
             "The other pages still work.", icon=":material/info:")
     st.stop()
-
-show_progress_error()
 
 
 def when(iso: str | None) -> str:
@@ -130,7 +129,7 @@ def summary_view(sess) -> None:
         go.Bar(name="Spent", x=names, y=[sess.spent(s.id, now) / 60 for s in steps],
                marker_color=["#d93025" if s in over else "#1a73e8" for s in steps]),
     ])
-    fig.update_layout(barmode="group", height=380, margin=dict(t=10, l=10, r=10, b=10), yaxis_title="minutes",
+    fig.update_layout(barmode="group", height=380, margin=CHART_MARGIN, yaxis_title="minutes",
                       legend=dict(orientation="h", y=1.08))
     st.plotly_chart(fig, key="practice_summary_chart")
     markdown = session_markdown(sess, steps, now)
@@ -145,7 +144,10 @@ def summary_view(sess) -> None:
         spent, budget = sess.spent(step.id, now), budgets[step.id]
         with st.expander(f"{step.number}. {step.name} · {mmss(spent)} of {mmss(budget)}", expanded=True):
             note = sess.note(step.id).strip()
-            st.text(note) if note else st.caption("No notes.")
+            if note:
+                st.text(note)
+            else:
+                st.caption("No notes.")
 
 
 # -- a session in progress ---------------------------------------------------------------------------
@@ -223,7 +225,7 @@ def session_view(sess) -> None:
             render_hit_list(topics)
         with c:
             st.caption("Case studies")
-            render_hit_list(cases, store=store, reading=all_reading(store), key="practice")
+            render_hit_list(cases, store=store, reading=reading, key="practice")
 
 
 param = st.query_params.get("session")

@@ -4,30 +4,29 @@ import json
 
 import streamlit as st
 
-from mlsd.progress import ProgressError, progress_by, read_next, reading_frame
 from mlsd import paths
-from pages.common import (all_reading, corpus_or_stop, engine_or_stop, md_escape, md_link, progress_store,
-                          render_hit_list, show_progress_error)
+from mlsd.backup import export_data, import_data
+from mlsd.errors import ProgressError
+from mlsd.progress import ProgressStore
+from mlsd.views import progress_by, read_next, reading_frame
+from ui.render import md_escape, md_link, render_hit_list
+from ui.state import corpus_or_stop, engine_or_stop, reading_state
 
 corpus = corpus_or_stop()
 st.title("Reading progress")
-store = progress_store()
+store, reading = reading_state()
 if store is None:
     # Only a damaged file can be fixed from here; a locked or read-only one needs the user.
     st.markdown("If the file is damaged, move it aside to start a new one. Nothing is deleted: the old file "
                 "stays next to it with `.damaged-<date>` added to its name.")
     if st.button("Move the damaged file aside", key="progress_quarantine", icon=":material/healing:"):
-        from mlsd.progress import ProgressStore
-
         moved = ProgressStore(paths.progress_path()).quarantine()
         st.success(f"Moved to {moved}. Reload the page." if moved else "There was no file to move.")
     st.stop()
 
-show_progress_error()
 restored = st.session_state.pop("_restored_message", None)
 if restored:
-    st.success(restored, icon=":material/check_circle:")
-reading = all_reading(store)
+    st.success(md_escape(restored), icon=":material/check_circle:")
 frame = reading_frame(corpus, reading)
 topic_names = {t.id: t.name for t in corpus.topics}
 total, done = len(frame), int(frame["read"].sum())
@@ -86,7 +85,7 @@ st.subheader("Back up and restore")
 st.caption(f"Everything lives in `{store.path}`. The same backup works with `mlsd progress export` / `import`.")
 b1, b2 = st.columns(2)
 try:
-    backup = json.dumps(store.export_data(), indent=2, ensure_ascii=False).encode("utf-8")
+    backup = json.dumps(export_data(store), indent=2, ensure_ascii=False).encode("utf-8")
     b1.download_button("Download a backup (JSON)", backup, file_name="mlsd-progress.json", mime="application/json",
                        icon=":material/download:", key="progress_backup")
 except ProgressError as exc:
@@ -95,7 +94,7 @@ upload = b2.file_uploader("Restore from a backup", type=["json"], key="progress_
                           help="Merged into your progress: newer entries win, nothing is deleted")
 if upload is not None and st.session_state.get("_restored") != upload.file_id:
     try:
-        counts = store.import_data(json.loads(upload.getvalue().decode("utf-8")), origin=upload.name)
+        counts = import_data(store, json.loads(upload.getvalue().decode("utf-8")), origin=upload.name)
     except (ProgressError, ValueError) as exc:
         b2.error(f"Not restored: {exc}", icon=":material/error:")
     else:

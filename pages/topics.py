@@ -4,8 +4,10 @@ import plotly.express as px
 import streamlit as st
 
 from mlsd.search import Filters
-from pages.common import (all_reading, corpus_or_stop, engine_or_stop, md_escape, notice_ignored, progress_store,
-                          render_hit_list, seed_from_url, show_progress_error, write_to_url)
+from mlsd.views import topics_frame
+from ui.render import md_escape, render_hit_list, tidy_chart
+from ui.state import corpus_or_stop, engine_or_stop, reading_state
+from ui.urlstate import UrlParam, notice_ignored, sync_from_url, write_to_url
 
 corpus = corpus_or_stop()
 topic_ids = [t.id for t in corpus.topics]
@@ -13,21 +15,22 @@ topic_ids = [t.id for t in corpus.topics]
 ordered = [tid for root in corpus.children(None) for tid in corpus.subtree(root.id)]
 
 st.title("Topics")
-notice_ignored(seed_from_url("topics", {"topic": (topic_ids, False, None)}))
+URL_PARAMS = {"topic": UrlParam(topic_ids, default=None)}
+notice_ignored(sync_from_url("topics", URL_PARAMS))
 
 topic_id = st.selectbox(
     "Topic", ordered, key="topic", index=None, placeholder="Pick a topic (type to filter)",
     format_func=lambda tid: "\u2003" * (len(corpus.topic_path(tid)) - 1) + corpus.topic_by_id[tid].name,
 )
-write_to_url("topics", {"topic": topic_id})
+write_to_url("topics", URL_PARAMS, {"topic": topic_id})
 
 left, right = st.columns([1, 1], gap="large")
 with left:
-    frame = corpus.topics_frame()
+    frame = topics_frame(corpus)
     fig = px.treemap(frame, ids="id", names="name", parents="parent", custom_data=["id", "description"],
                      color="depth", color_continuous_scale="Blues", maxdepth=3)
     fig.update_traces(hovertemplate="<b>%{label}</b><br>%{customdata[1]}<extra></extra>")
-    fig.update_layout(margin=dict(t=10, l=0, r=0, b=0), height=560, coloraxis_showscale=False)
+    tidy_chart(fig, height=560).update_layout(coloraxis_showscale=False)
     st.plotly_chart(fig, key="topics_tree")
 
 with right:
@@ -53,10 +56,9 @@ with right:
                      query_params={"topic": topic.parent}, icon=":material/arrow_upward:")
     engine = engine_or_stop()
     st.subheader("Related case studies")
-    store = progress_store()
-    show_progress_error()
+    store, reading = reading_state()
     render_hit_list(engine.related(topic_id, k=6, filters=Filters(types=["resource"])), store=store,
-                    reading=all_reading(store), key="topics")
+                    reading=reading, key="topics")
     st.subheader("Related flow steps")
     render_hit_list(engine.related(topic_id, k=3, filters=Filters(types=["step"])))
     questions = [q for q in corpus.questions if set(q.topics) & set(corpus.subtree(topic_id))]

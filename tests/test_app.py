@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -23,11 +24,16 @@ def open_page(page: str, **params) -> AppTest:
     return at.run()
 
 
+def unescape(markdown: str) -> str:
+    """Markdown source as the reader sees its characters: backslash escapes removed."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def texts(at: AppTest) -> str:
-    """All markdown, captions, headers and alerts of the page, as one string."""
+    """All markdown, captions, headers and alerts of the page, as one string (escapes removed)."""
     parts = []
     for kind in ("markdown", "caption", "header", "subheader", "title", "info", "error"):
-        parts.extend(str(e.value) for e in getattr(at, kind))
+        parts.extend(unescape(str(e.value)) for e in getattr(at, kind))
     return "\n".join(parts)
 
 
@@ -106,7 +112,7 @@ def test_url_parameters_prefill_widgets(engine):
 def test_unknown_url_values_are_ignored_with_a_notice(engine):
     at = open_page("pages/search.py", q="cold start", topic="no-such-topic", type="planet")
     assert not at.exception
-    notice = " ".join(str(i.value) for i in at.info)
+    notice = " ".join(unescape(str(i.value)) for i in at.info)
     assert "topic=no-such-topic" in notice and "type=planet" in notice
     assert "Cold start problem" in texts(at)
 
@@ -158,12 +164,12 @@ def test_a_data_error_is_a_message_not_a_crash(engine, tmp_path, monkeypatch):
     monkeypatch.setattr(mlsd.paths, "DATA_DIR", broken)
     at = open_page("pages/companies.py")
     assert not at.exception
-    message = " ".join(str(e.value) for e in at.error)
+    message = " ".join(unescape(str(e.value)) for e in at.error)
     assert "data/resources.yaml" in message and "field 'kind' is 'deck'" in message
 
 
 def test_text_from_data_is_escaped_not_rendered():
-    from pages.common import md_escape
+    from ui.render import md_escape
 
     hostile = "<script>alert(1)</script> [click](javascript:alert(1)) **bold** $x$ :red[x]"
     escaped = md_escape(hostile)
@@ -173,7 +179,7 @@ def test_text_from_data_is_escaped_not_rendered():
 
 
 def test_links_from_data_cannot_break_out_of_markdown():
-    from pages.common import md_link
+    from ui.render import md_link
 
     link = md_link("Foo [bar]", "https://en.wikipedia.org/wiki/Foo_(bar) x")
     assert link == "[Foo \\[bar\\]](https://en.wikipedia.org/wiki/Foo_%28bar%29%20x)"

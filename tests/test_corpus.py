@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from mlsd import CorpusError, load_corpus
-from mlsd.corpus import KINDS, ChecklistItem
+from mlsd.model import KINDS, ChecklistItem
+from mlsd.views import resources_frame
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
@@ -229,7 +230,7 @@ def test_resolve_company(corpus, name, expected):
 
 
 def test_resources_frame(corpus):
-    frame = corpus.resources_frame()
+    frame = resources_frame(corpus)
     assert list(frame.columns) == ["id", "title", "url", "company", "company_id", "kind", "year", "summary",
                                    "topics", "topic_ids", "steps", "source", "tags"]
     assert len(frame) == len(corpus.resources) == 50

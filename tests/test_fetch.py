@@ -12,8 +12,10 @@ import pytest
 import requests
 
 import mlsd
-from mlsd.fetch import FetchResult, SourceError, fetch_text, read_source, user_agent
+from mlsd.errors import SourceError
+from mlsd.fetch import FetchResult, fetch_text, read_source
 from mlsd.importers import parse, parse_report
+from mlsd.web import user_agent
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "import"
 CONTENT_TYPES = {".csv": "text/csv; charset=utf-8", ".md": "text/markdown; charset=utf-8", ".html": "text/html"}

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mlsd.fetch import SourceError, read_source
+from mlsd.errors import SourceError
+from mlsd.fetch import read_source
 from mlsd.importers import (
     LOOKS_LIKE_HTML,
     NOTHING_RECOGNIZED,

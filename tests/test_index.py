@@ -25,8 +25,8 @@ import yaml
 import mlsd
 from mlsd import load_corpus
 from mlsd.embed import DIMENSION, MODEL_NAME, MODEL_PACKAGE, Embedder
-from mlsd.errors import SearchIndexError
-from mlsd.index import MANIFEST, IndexStaleError, build_index, file_sha256, load_index, text_hash
+from mlsd.errors import IndexStaleError, SearchIndexError
+from mlsd.index import MANIFEST, build_index, file_sha256, load_index, text_hash
 from mlsd.search import open_engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,7 +133,7 @@ def test_build_then_load_round_trip(work, embedder):
     assert (m["item_count"], m["data_sha256"], m["package_version"]) == (work.n, work.corpus.data_hash, mlsd.__version__)
     assert (m["encoded"], m["reused"], m["index_type"]) == (work.n, 0, "IndexFlatIP")
     built_at = dt.datetime.fromisoformat(m["built_at"])
-    assert built_at.tzinfo is not None and abs((dt.datetime.now(dt.timezone.utc) - built_at).days) < 1
+    assert built_at.tzinfo is not None and abs((dt.datetime.now(dt.UTC) - built_at).days) < 1
     suffix = {"vectors": "faiss", "items": "json", "projection": "npy"}
     assert set(m["files"]) == set(suffix)
     for role, entry in m["files"].items():
@@ -152,7 +152,7 @@ def test_build_then_load_round_trip(work, embedder):
 @pytest.mark.slow
 def test_reopening_an_unchanged_index_loads_it(work, embedder):
     engine = open_engine(work.corpus, embedder, folder=work.folder)
-    assert engine.status == "loaded"
+    assert engine.index.status == "loaded"
     assert engine.index.manifest == manifest_of(work.folder)
     assert engine.related("cold-start", k=3)
 
@@ -189,8 +189,8 @@ def test_edited_summary_makes_the_index_stale_and_only_that_item_is_reencoded(wo
     assert str(info.value) == "the data changed since the index was built"
 
     engine = open_engine(edited, embedder, folder=work.folder)
-    assert engine.status.startswith("rebuilt")
-    assert engine.status == "rebuilt: the data changed since the index was built"
+    assert engine.index.status.startswith("rebuilt")
+    assert engine.index.status == "rebuilt: the data changed since the index was built"
     m = engine.index.manifest
     assert (m["encoded"], m["reused"], m["item_count"]) == (1, work.n - 1, work.n)
     assert m["data_sha256"] == edited.data_hash
@@ -214,7 +214,7 @@ def test_change_outside_the_embedded_text_rebuilds_without_encoding(work, embedd
     guide.write_text(guide.read_text(encoding="utf-8") + "\n# a comment\n", encoding="utf-8")
     edited = load_corpus(work.data)
     engine = open_engine(edited, embedder, folder=work.folder)
-    assert engine.status == "rebuilt: the data changed since the index was built"
+    assert engine.index.status == "rebuilt: the data changed since the index was built"
     assert (engine.index.manifest["encoded"], engine.index.manifest["reused"]) == (0, work.n)
 
 
@@ -291,7 +291,7 @@ def test_tampered_manifest_is_stale_and_rebuilt(work, embedder, pristine, case):
     assert str(info.value) == message
 
     engine = open_engine(work.corpus, embedder, folder=work.folder)
-    assert engine.status == f"rebuilt: {message}"
+    assert engine.index.status == f"rebuilt: {message}"
     assert engine.index.manifest["encoded"] == (work.n if encoded is None else encoded)
     np.testing.assert_allclose(engine.index.vectors, pristine.vectors, atol=1e-4)
     assert load_index(work.items, work.corpus.data_hash, work.folder).ids == [i.id for i in work.items]
@@ -322,7 +322,7 @@ def test_corrupted_faiss_file_is_detected_and_rebuilt(work, embedder, damage):
         load_index(work.items, work.corpus.data_hash, work.folder)
     assert str(info.value) == message
     engine = open_engine(work.corpus, embedder, folder=work.folder)
-    assert engine.status == f"rebuilt: {message}"
+    assert engine.index.status == f"rebuilt: {message}"
     loaded = load_index(work.items, work.corpus.data_hash, work.folder)
     assert loaded.ids == [i.id for i in work.items]
     assert engine.related("cold-start", k=3)
@@ -332,7 +332,7 @@ def test_corrupted_faiss_file_is_detected_and_rebuilt(work, embedder, damage):
 def test_rebuild_after_corruption_does_not_reuse_corrupted_vectors(work, embedder, pristine):
     _corrupt_middle(work.folder / manifest_of(work.folder)["files"]["vectors"]["name"])
     engine = open_engine(work.corpus, embedder, folder=work.folder)
-    assert engine.status.startswith("rebuilt: ")
+    assert engine.index.status.startswith("rebuilt: ")
     assert np.isfinite(engine.index.vectors).all()
     np.testing.assert_allclose(engine.index.vectors, pristine.vectors, atol=1e-4)
 
@@ -398,7 +398,7 @@ def test_killed_build_leaves_the_previous_index_usable(work, embedder, pristine,
     with pytest.raises(IndexStaleError, match="^the data changed since the index was built$"):
         load_index(list(edited.items), edited.data_hash, work.folder)
     engine = open_engine(edited, embedder, folder=work.folder)
-    assert engine.status == "rebuilt: the data changed since the index was built"
+    assert engine.index.status == "rebuilt: the data changed since the index was built"
     assert (engine.index.manifest["encoded"], engine.index.manifest["item_count"]) == (0, work.n - 1)
     assert dropped not in engine.index.ids
     assert index_files(work.folder) == referenced(work.folder)

@@ -19,11 +19,11 @@ from click.testing import CliRunner
 from mlsd import paths
 from mlsd.cli import cli
 from mlsd.corpus import load_corpus
-from mlsd.errors import CorpusError
-from mlsd.fetch import SourceError
-from mlsd.importers import normalize_url
+from mlsd.errors import CorpusError, SourceError
 from mlsd.library import LibraryError, import_source, item_id, list_sources, remove_source, source_name
 from mlsd.search import Filters, open_engine
+from mlsd.urls import normalize_url
+from mlsd.views import resources_frame
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"
@@ -110,7 +110,7 @@ def test_import_a_csv_by_url(home, base_url, embedder):
     resource = corpus.resource_by_id[first["id"]]
     assert (resource.source, resource.kind, resource.topics, resource.tags) == ("studies", None, (), ("recsys", "graph"))
     engine = open_engine(corpus, embedder)
-    assert engine.status == "loaded"  # import_source already brought the index up to date
+    assert engine.index.status == "loaded"  # import_source already brought the index up to date
     hits = engine.search("sorting lettuce crates by how ripe they are", k=3)
     assert hits[0].title == "Sorting Lettuce Crates by Ripeness"
     assert hits[0].source == "studies"
@@ -119,7 +119,7 @@ def test_import_a_csv_by_url(home, base_url, embedder):
     assert [h.title for h in pinterest] == ["Pinning Boards With Graph Walks"]
     assert corpus.resolve_company("Pinterest") == "Pinterest" and corpus.company_name("Pinterest") == "Pinterest"
     assert "Pinterest" in corpus.company_names
-    frame = corpus.resources_frame()
+    frame = resources_frame(corpus)
     assert frame.loc[frame["id"] == first["id"], "kind"].isna().all()
     assert corpus.stats()["by_kind"]["unclassified"] == 3
 
@@ -158,7 +158,7 @@ def test_remove_a_source_drops_its_items_from_search(home, base_url, embedder):
     assert not (home / "library" / "studies.json").exists()
     assert manifest(home)["encoded"] == 0  # nothing to encode after a removal
     engine = open_engine(load_corpus(), embedder)
-    assert engine.status == "loaded"
+    assert engine.index.status == "loaded"
     assert all(h.source == "bundled" for h in engine.search("Sorting Lettuce Crates by Ripeness", k=20))
     with pytest.raises(LibraryError, match="^no imported source named 'studies'; no lists have been imported yet$"):
         remove_source("studies", embedder=embedder)
@@ -336,7 +336,7 @@ def test_import_the_real_case_studies_csv(home, embedder, tmp_path):
     from mlsd.search import Filters, open_engine
 
     engine = open_engine(load_corpus(), embedder)
-    assert engine.status == "loaded"  # the imports left the index current
+    assert engine.index.status == "loaded"  # the imports left the index current
     hits = engine.search("how uber predicts arrival times", k=5, filters=Filters(types=["resource"]))
     assert any(h.source in ("case-studies", "applied-ml") and "Uber" in (h.company or "") for h in hits), hits
     if second is not None:
@@ -392,11 +392,11 @@ def test_two_imports_at_once_take_turns_and_leave_a_current_index(home, base_url
     urls = [r.url for s in list_sources() for r in s.resources]
     assert len(urls) == len(set(urls)) == 5
     assert [s.name for s in list_sources()] == ["reading", "studies"]
-    assert open_engine(load_corpus(), embedder).status == "loaded"  # the index matches the data: no rebuild
+    assert open_engine(load_corpus(), embedder).index.status == "loaded"  # the index matches the data: no rebuild
 
 
 def test_an_import_while_the_library_is_locked_is_a_clear_error(home, monkeypatch):
-    from mlsd import library, paths
+    from mlsd import library
     from mlsd.files import exclusive_lock
 
     monkeypatch.setattr(library, "LOCK_TIMEOUT_SECONDS", 0.2)

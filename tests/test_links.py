@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from mlsd.errors import MlsdError
-from mlsd.fetch import user_agent
 from mlsd.links import (
     LinkCheckError,
     LinkStatus,
@@ -20,6 +19,7 @@ from mlsd.links import (
     archive_url,
     check_links,
 )
+from mlsd.web import user_agent
 
 
 class LinkServer(ThreadingHTTPServer):
@@ -146,7 +146,7 @@ def test_alive(server, store):
     assert server.user_agents == {user_agent()}
     checked = datetime.fromisoformat(status.checked_at)
     assert checked.tzinfo is not None and checked.utcoffset() == timedelta(0)
-    assert abs(datetime.now(timezone.utc) - checked) < timedelta(minutes=1)
+    assert abs(datetime.now(UTC) - checked) < timedelta(minutes=1)
 
 
 @pytest.mark.parametrize(
@@ -337,7 +337,7 @@ def test_older_than_days_rechecks_only_stale_links(server, store):
 
 
 def test_due_picks_unchecked_and_old_results(tmp_path):
-    now = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
     fresh = LinkStatus("https://fresh.example/", "alive", 200, "https://fresh.example/", (), "200 OK", (now - timedelta(days=2)).isoformat())
     old = LinkStatus("https://old.example/", "alive", 200, "https://old.example/", (), "200 OK", (now - timedelta(days=30)).isoformat())
     store = LinkStore(tmp_path / "links.json")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -19,25 +18,13 @@ import pandas as pd
 import pytest
 
 import mlsd.progress
+from mlsd.backup import EXPORT_FORMAT, EXPORT_VERSION, export_data, export_file, import_data, import_file
 from mlsd.corpus import load_corpus
-from mlsd.progress import (
-    EXPORT_FORMAT,
-    EXPORT_VERSION,
-    MIGRATIONS,
-    NOTE_MAX_CHARS,
-    SCHEMA_VERSION,
-    PracticeSession,
-    ProgressError,
-    ProgressStore,
-    progress_by,
-    read_ids,
-    read_next,
-    reading_frame,
-    resource_key,
-    session_markdown,
-    step_budgets,
-)
+from mlsd.errors import ProgressError
+from mlsd.migrations import MIGRATIONS, SCHEMA_VERSION
+from mlsd.progress import NOTE_MAX_CHARS, PracticeSession, ProgressStore, resource_key, step_budgets
 from mlsd.search import Filters, open_engine
+from mlsd.views import progress_by, read_ids, read_next, reading_frame, session_markdown
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"
@@ -283,13 +270,13 @@ def filled(tmp_path, corpus) -> ProgressStore:
 
 
 def test_export_then_import_into_an_empty_store_gives_the_same_data(filled, tmp_path):
-    exported = filled.export_data()
+    exported = export_data(filled)
     assert (exported["format"], exported["version"]) == (EXPORT_FORMAT, EXPORT_VERSION)
     assert len(exported["reading"]) == 4 and len(exported["sessions"]) == 2
 
     empty = ProgressStore(tmp_path / "empty.db")
-    assert empty.import_data(json.loads(json.dumps(exported))) == {"reading": 4, "sessions": 2}
-    again = empty.export_data()
+    assert import_data(empty, json.loads(json.dumps(exported))) == {"reading": 4, "sessions": 2}
+    again = export_data(empty)
 
     # Imported sessions arrive paused (a clock cannot run in a file); the running one's open
     # interval counts up to its last activity, as reopening it would.
@@ -310,22 +297,22 @@ def test_export_then_import_into_an_empty_store_gives_the_same_data(filled, tmp_
 
 def test_importing_the_same_backup_twice_adds_nothing(filled, tmp_path):
     backup = tmp_path / "backup.json"
-    assert filled.export_file(backup) == {"reading": 4, "sessions": 2}
+    assert export_file(filled, backup) == {"reading": 4, "sessions": 2}
     other = ProgressStore(tmp_path / "other.db")
-    assert other.import_file(backup) == {"reading": 4, "sessions": 2}
-    first = other.export_data()
+    assert import_file(other, backup) == {"reading": 4, "sessions": 2}
+    first = export_data(other)
 
-    assert other.import_file(backup) == {"reading": 0, "sessions": 0}
-    assert without_export_time(other.export_data()) == without_export_time(first)
+    assert import_file(other, backup) == {"reading": 0, "sessions": 0}
+    assert without_export_time(export_data(other)) == without_export_time(first)
     assert len(other.sessions()) == 2
     # Importing a store's own backup into itself changes nothing either.
-    before = without_export_time(filled.export_data())
-    assert filled.import_file(backup) == {"reading": 0, "sessions": 0}
-    assert without_export_time(filled.export_data()) == before
+    before = without_export_time(export_data(filled))
+    assert import_file(filled, backup) == {"reading": 0, "sessions": 0}
+    assert without_export_time(export_data(filled)) == before
 
 
 def test_a_merge_keeps_the_newer_entry(filled, tmp_path, corpus):
-    backup = filled.export_data()
+    backup = export_data(filled)
     a, b = corpus.resources[:2]
     by_key = {r["key"]: r for r in backup["reading"]}
     # The backup's copy of `a` is older than the store's, its copy of `b` newer.
@@ -338,7 +325,7 @@ def test_a_merge_keeps_the_newer_entry(filled, tmp_path, corpus):
     running.update(question="An old title", updated_at="2000-01-01T00:00:00+00:00")
     done_id = {s.uid: s.id for s in filled.sessions()}[done["uid"]]
 
-    assert filled.import_data(backup) == {"reading": 1, "sessions": 1}
+    assert import_data(filled, backup) == {"reading": 1, "sessions": 1}
 
     assert filled.reading(a).note == "" and filled.reading(a).read
     assert filled.reading(b).note == "newer note from the backup" and not filled.reading(b).bookmarked
@@ -355,7 +342,7 @@ def test_a_backup_from_another_machine_adds_to_what_is_here(filled, tmp_path, co
     other.set_note(corpus.resources[10], "from the laptop")
     other.start_session("Laptop question", 45, "problem-formulation", now=T0 + 5000)
 
-    assert filled.import_data(other.export_data()) == {"reading": 1, "sessions": 1}
+    assert import_data(filled, export_data(other)) == {"reading": 1, "sessions": 1}
     assert filled.reading(corpus.resources[10]).note == "from the laptop"
     assert [s.question for s in filled.sessions()] == ["Laptop question", "My own question", "Design a video recommender"]
 
@@ -416,20 +403,20 @@ BAD_BACKUPS = [
 
 @pytest.mark.parametrize("data, message", [b[1:] for b in BAD_BACKUPS], ids=[b[0] for b in BAD_BACKUPS])
 def test_a_malformed_backup_names_entry_and_field_and_changes_nothing(filled, tmp_path, data, message):
-    before = without_export_time(filled.export_data())
+    before = without_export_time(export_data(filled))
     backup = tmp_path / "bad.json"
     backup.write_text(json.dumps(data), encoding="utf-8")
 
     with pytest.raises(ProgressError) as error:
-        filled.import_file(backup)
+        import_file(filled, backup)
 
     assert str(error.value) == message.format(o=backup)
-    assert without_export_time(filled.export_data()) == before
+    assert without_export_time(export_data(filled)) == before
 
 
 def test_the_valid_backup_used_above_imports(store):
     # Proves the malformed cases fail for the one change each makes, not for something else.
-    assert store.import_data(_backup()) == {"reading": 2, "sessions": 2}
+    assert import_data(store, _backup()) == {"reading": 2, "sessions": 2}
     assert {s.uid: s.note("ml-metrics") for s in store.sessions()} == {"u1": "n", "u2": "n"}
 
 
@@ -440,18 +427,18 @@ def test_the_valid_backup_used_above_imports(store):
                              "byte); expected an `mlsd progress export` file."),
 ])
 def test_a_backup_that_is_not_json_is_refused(filled, tmp_path, content, message):
-    before = without_export_time(filled.export_data())
+    before = without_export_time(export_data(filled))
     backup = tmp_path / "bad.json"
     backup.write_bytes(content)
     with pytest.raises(ProgressError) as error:
-        filled.import_file(backup)
+        import_file(filled, backup)
     assert str(error.value) == message.format(p=backup)
-    assert without_export_time(filled.export_data()) == before
+    assert without_export_time(export_data(filled)) == before
 
 
 def test_a_missing_backup_is_refused(store, tmp_path):
     with pytest.raises(ProgressError) as error:
-        store.import_file(tmp_path / "nowhere.json")
+        import_file(store, tmp_path / "nowhere.json")
     assert str(error.value) == f"Cannot read {tmp_path / 'nowhere.json'}: No such file or directory."
 
 
@@ -461,17 +448,17 @@ def test_an_import_that_fails_in_the_database_is_rolled_back(filled, action):
     # written in the import's transaction: a trigger refuses the second session. With ROLLBACK
     # SQLite ends the transaction itself, as it does on a full disk or an I/O error; the
     # error must still be the one reported.
-    before = without_export_time(filled.export_data())
+    before = without_export_time(export_data(filled))
     conn = raw(filled.path)
     conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON practice_session WHEN NEW.uid = 'u2' "
                  f"BEGIN SELECT RAISE({action}, 'refused by the test'); END")
     conn.close()
 
     with pytest.raises(ProgressError) as error:
-        filled.import_data(_backup())
+        import_data(filled, _backup())
 
     assert str(error.value) == f"The progress database {filled.path} failed: refused by the test."
-    assert without_export_time(filled.export_data()) == before  # reading r1, r2 and session u1 rolled back
+    assert without_export_time(export_data(filled)) == before  # reading r1, r2 and session u1 rolled back
 
 
 # ---------------------------------------------------------------------------------------------
@@ -486,8 +473,8 @@ def _operations(store: ProgressStore, resource) -> dict:
         "set_note": lambda: store.set_note(resource, "x"),
         "start_session": lambda: store.start_session("Q", 45, "ml-metrics"),
         "sessions": store.sessions,
-        "export_data": store.export_data,
-        "import_data": lambda: store.import_data(_backup()),
+        "export_data": lambda: export_data(store),
+        "import_data": lambda: import_data(store, _backup()),
     }
 
 

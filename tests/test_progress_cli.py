@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from mlsd.backup import EXPORT_FORMAT, EXPORT_VERSION, export_data
 from mlsd.cli import cli
-from mlsd.progress import EXPORT_FORMAT, EXPORT_VERSION, ProgressStore
+from mlsd.progress import ProgressStore
 
 T0 = 1_800_000_000.0
 
@@ -50,7 +51,7 @@ def test_export_then_import_into_another_home(tmp_path, monkeypatch, corpus):
     assert (result.exit_code, result.output) == (0, f"Imported 2 resources and 1 practice session from {backup}\n")
     laptop = ProgressStore()
     assert laptop.path == tmp_path / "laptop" / "progress.db"
-    assert without_export_time(laptop.export_data()) == without_export_time(desktop.export_data())
+    assert without_export_time(export_data(laptop)) == without_export_time(export_data(desktop))
 
     result = run("progress", "import", str(backup))  # again: everything is already there
     assert (result.exit_code, result.output) == (0, f"Imported 0 resources and 0 practice sessions from {backup}\n")
@@ -81,14 +82,14 @@ def test_export_of_an_empty_store(tmp_path, monkeypatch):
 def test_importing_a_bad_file_is_a_one_line_error(tmp_path, monkeypatch, corpus, content, message):
     use_home(monkeypatch, tmp_path / "home")
     ProgressStore().set_read(corpus.resources[0])
-    before = without_export_time(ProgressStore().export_data())
+    before = without_export_time(export_data(ProgressStore()))
     bad = tmp_path / "bad.json"
     bad.write_text(content, encoding="utf-8")
 
     result = run("progress", "import", str(bad))
 
     assert (result.exit_code, result.output) == (1, "Error: " + message.format(f=bad) + "\n")
-    assert without_export_time(ProgressStore().export_data()) == before
+    assert without_export_time(export_data(ProgressStore())) == before
 
 
 def test_importing_a_missing_file_is_refused_by_click(tmp_path, monkeypatch):

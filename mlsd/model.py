@@ -1,0 +1,345 @@
+"""The typed model of the knowledge base: steps, topics, companies, resources, questions.
+
+Frozen dataclasses, and ``Corpus``, which holds them all with their look-ups and the unified
+``Item`` view that search indexes. Loading and validating them is :mod:`mlsd.corpus`'s job;
+the imported lists' file format is :mod:`mlsd.sources`'s; tables for the pages are
+:mod:`mlsd.views`'. Nothing here reads a file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+KINDS: tuple[str, ...] = (
+    "blog-post",
+    "book",
+    "course",
+    "paper",
+    "repository",
+    "slides",
+    "talk-video",
+)
+KIND_LABELS = {
+    "blog-post": "Blog post",
+    "book": "Book",
+    "course": "Course",
+    "paper": "Paper",
+    "repository": "Repository",
+    "slides": "Slides",
+    "talk-video": "Talk video",
+}
+ITEM_TYPES: tuple[str, ...] = ("topic", "step", "question", "resource")
+# Search modes (mlsd.search): here, so that the command line can offer them without importing search.
+MODES: tuple[str, ...] = ("hybrid", "semantic", "keyword")
+MIN_YEAR = 1990
+ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    text: str
+    items: tuple[ChecklistItem, ...] = ()
+
+    def walk(self, depth: int = 0) -> Iterable[tuple[int, ChecklistItem]]:
+        yield depth, self
+        for child in self.items:
+            yield from child.walk(depth + 1)
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    number: int
+    name: str
+    description: str
+    checklist: tuple[ChecklistItem, ...]
+    minutes: int = 0  # suggested share of a 45-minute interview (practice sessions scale it)
+
+    def checklist_lines(self) -> list[tuple[int, str]]:
+        """The checklist flattened to (depth, text) pairs, in order."""
+        return [(d, item.text) for top in self.checklist for d, item in top.walk()]
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    parent: str | None
+    name: str
+    description: str
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Company:
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Resource:
+    id: str
+    title: str
+    url: str
+    company: str | None  # bundled: a company id; imported: the company's display name
+    kind: str | None  # None for imported resources: curated lists do not say
+    year: int | None
+    summary: str
+    topics: tuple[str, ...]
+    steps: tuple[str, ...]
+    source: str = "bundled"  # or the name of the imported list (library/<name>.json)
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    title: str
+    prompt: str
+    topics: tuple[str, ...]
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Item:
+    """Any searchable thing (topic, flow step, sample question, resource) in one shape."""
+
+    id: str
+    type: str
+    title: str
+    url: str | None
+    company: str | None  # company display name
+    kind: str | None
+    year: int | None
+    summary: str
+    path: str  # place in the tree or flow, e.g. "Recommendation systems > Cold start problem"
+    topics: tuple[str, ...]
+    steps: tuple[str, ...]
+    source: str = "bundled"
+    tags: tuple[str, ...] = ()
+
+    def embedding_text(self) -> str:
+        """The text the model embeds and BM25 indexes: title, place in the tree, company, summary, tags.
+
+        A topic carries its parent path ("Recommendation systems > Collaborative filtering"), so
+        "cold start" sits inside recommendation. Resources and steps carry no path: their
+        made-up labels ("Blog post on ...", "Design flow > Step 6") only diluted the vector
+        (benchmarks/eval_search.py: nDCG@10 0.78 -> 0.81 on paraphrases and questions).
+        """
+        parts = [self.title]
+        if self.type == "topic" and " > " in self.path:
+            parts.append(self.path.rsplit(" > ", 1)[0])
+        if self.company:
+            parts.append(self.company)
+        if self.summary:
+            parts.append(self.summary)
+        if self.tags:  # only imported items have tags, so bundled texts (and vectors) stay as they were
+            parts.append(", ".join(self.tags))
+        return ". ".join(p.rstrip(". ") for p in parts) + "."
+
+    def embedded_texts(self) -> tuple[str, ...]:
+        """The texts whose vectors are averaged into the item's one vector in the index.
+
+        ``embedding_text()`` and, when there is one, the summary alone. In the full text the
+        title, path and company pull the vector towards their names; the summary alone says
+        what the item is about in plain words, which is what a query phrased in other words
+        matches. The normalized mean of both vectors raised semantic nDCG@10 on paraphrases
+        from 0.740 to 0.799 (benchmarks/eval_search.py) and on the held-out set
+        (benchmarks/queries_heldout.yaml) from 0.613 to 0.698, at no cost in index size or
+        query time; building encodes both texts (2,430 case studies: about 40 s, batched by length).
+        The summary is part of ``embedding_text()``, so BM25 and the paraphrase check, which
+        read that text, see every word embedded.
+        """
+        full = self.embedding_text()
+        return (full, self.summary) if self.summary.strip() else (full,)
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """The whole validated knowledge base."""
+
+    steps: tuple[Step, ...]
+    topics: tuple[Topic, ...]
+    companies: tuple[Company, ...]
+    resources: tuple[Resource, ...]
+    questions: tuple[Question, ...]
+    guide: dict[str, Any] = field(hash=False, compare=False)
+    data_hash: str = ""
+
+    # -- lookups ---------------------------------------------------------------------------
+    @cached_property
+    def topic_by_id(self) -> dict[str, Topic]:
+        return {t.id: t for t in self.topics}
+
+    @cached_property
+    def step_by_id(self) -> dict[str, Step]:
+        return {s.id: s for s in self.steps}
+
+    @cached_property
+    def company_by_id(self) -> dict[str, Company]:
+        return {c.id: c for c in self.companies}
+
+    @cached_property
+    def resource_by_id(self) -> dict[str, Resource]:
+        return {r.id: r for r in self.resources}
+
+    @cached_property
+    def question_by_id(self) -> dict[str, Question]:
+        return {q.id: q for q in self.questions}
+
+    @cached_property
+    def children_by_id(self) -> dict[str | None, list[Topic]]:
+        children: dict[str | None, list[Topic]] = {}
+        for t in self.topics:
+            children.setdefault(t.parent, []).append(t)
+        return children
+
+    def children(self, topic_id: str | None) -> list[Topic]:
+        """Direct subtopics of a topic (``None`` gives the roots), in file order."""
+        return list(self.children_by_id.get(topic_id, []))
+
+    def subtree(self, topic_id: str) -> list[str]:
+        """The topic's id and the ids of all its descendants."""
+        out, stack = [], [topic_id]
+        while stack:
+            current = stack.pop()
+            out.append(current)
+            stack.extend(t.id for t in reversed(self.children_by_id.get(current, [])))
+        return out
+
+    def topic_path(self, topic_id: str) -> list[Topic]:
+        """Root-to-node list of topics."""
+        path: list[Topic] = []
+        current: str | None = topic_id
+        while current is not None:
+            topic = self.topic_by_id[current]
+            path.append(topic)
+            current = topic.parent
+        return list(reversed(path))
+
+    @cached_property
+    def root_names(self) -> dict[str, str]:
+        """Topic id -> the name of its root topic ("cold-start" -> "Recommendation systems")."""
+        return {t.id: self.topic_path(t.id)[0].name for t in self.topics}
+
+    def root_topic_name(self, topic_id: object) -> str | None:
+        """The name of a topic's root topic; None for anything that is not a topic id."""
+        return self.root_names.get(topic_id) if isinstance(topic_id, str) else None
+
+    def company_name(self, company_id: str | None) -> str | None:
+        """Display name of a bundled company id; any other value (an imported resource's
+        company, already a display name) comes back unchanged."""
+        if company_id is None:
+            return None
+        company = self.company_by_id.get(company_id)
+        return company.name if company else company_id
+
+    @cached_property
+    def imported_company_names(self) -> tuple[str, ...]:
+        """Companies only imported resources name (e.g. "Pinterest"), sorted, without repeats."""
+        bundled = {c.name for c in self.companies}
+        names = {r.company for r in self.resources if r.source != "bundled" and r.company and r.company not in bundled}
+        return tuple(sorted(names, key=str.casefold))
+
+    @cached_property
+    def company_names(self) -> tuple[str, ...]:
+        """Display names of every company: the bundled ones in file order, then imported-only ones."""
+        return tuple(c.name for c in self.companies) + self.imported_company_names
+
+    def resolve_company(self, name: str) -> str | None:
+        """Company id for an id, name or alias (case-insensitive), or None.
+
+        A company that only imported resources name has no id: its display name is returned,
+        which ``company_name`` gives back unchanged, so filters treat both alike.
+        """
+        key = name.strip().casefold()
+        for c in self.companies:
+            if key in {c.id.casefold(), c.name.casefold(), *(a.casefold() for a in c.aliases)}:
+                return c.id
+        for imported in self.imported_company_names:
+            if key == imported.casefold():
+                return imported
+        return None
+
+    # -- the unified item view -------------------------------------------------------------
+    @cached_property
+    def items(self) -> tuple[Item, ...]:
+        """Every searchable item: topics, flow steps, sample questions, resources."""
+        items: list[Item] = []
+        for t in self.topics:
+            path = " > ".join(p.name for p in self.topic_path(t.id))
+            items.append(Item(t.id, "topic", t.name, None, None, None, None, t.description, path, (t.id,), ()))
+        for s in self.steps:
+            checklist = "; ".join(text for _, text in s.checklist_lines())
+            summary = f"{s.description} Checklist: {checklist}."
+            path = f"Design flow > Step {s.number}: {s.name}"
+            items.append(Item(s.id, "step", s.name, None, None, None, None, summary, path, (), (s.id,)))
+        for q in self.questions:
+            items.append(
+                Item(q.id, "question", q.title, None, None, None, None, q.prompt, "Sample questions", q.topics, q.steps)
+            )
+        for r in self.resources:
+            company = self.company_name(r.company)
+            topic_names = ", ".join(self.topic_by_id[t].name for t in r.topics if t in self.topic_by_id)
+            label = KIND_LABELS.get(r.kind, r.kind) if r.kind else "Case study"
+            path = f"{label} on {topic_names}" if topic_names else label
+            if r.source != "bundled":
+                path = f"{path} from the imported list '{r.source}'"
+            items.append(
+                Item(r.id, "resource", r.title, r.url, company, r.kind, r.year, r.summary, path, r.topics, r.steps,
+                     r.source, r.tags)
+            )
+        return tuple(items)
+
+    @cached_property
+    def item_by_id(self) -> dict[str, Item]:
+        return {i.id: i for i in self.items}
+
+    # -- frames ----------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        """Counts per company, kind, topic and flow step."""
+        by_company: dict[str, int] = {}
+        for r in self.resources:
+            name = self.company_name(r.company) or "General"
+            by_company[name] = by_company.get(name, 0) + 1
+        by_kind: dict[str, int] = {}
+        for r in self.resources:
+            kind = r.kind or "unclassified"  # imported lists do not say the kind
+            by_kind[kind] = by_kind.get(kind, 0) + 1
+        by_topic = {}
+        for root in self.children(None):
+            sub = set(self.subtree(root.id))
+            by_topic[root.name] = {
+                "topics": len(sub),
+                "resources": sum(1 for r in self.resources if sub & set(r.topics)),
+            }
+        by_step = {
+            f"{s.number}. {s.name}": {
+                "checklist_items": len(s.checklist_lines()),
+                "resources": sum(1 for r in self.resources if s.id in r.steps),
+                "questions": sum(1 for q in self.questions if s.id in q.steps),
+            }
+            for s in self.steps
+        }
+        return {
+            "totals": {
+                "steps": len(self.steps),
+                "topics": len(self.topics),
+                "companies": len(self.companies),
+                "resources": len(self.resources),
+                "questions": len(self.questions),
+                "company_notes": sum(len(c.notes) for c in self.companies),
+            },
+            "by_company": dict(sorted(by_company.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "by_kind": dict(sorted(by_kind.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "by_topic": by_topic,
+            "by_step": by_step,
+        }
+
+

@@ -1,0 +1,199 @@
+"""The imported lists' file format, read and written here only: ``library/<name>.json``.
+
+One JSON file per imported list (format version 1)::
+
+    {"format_version": 1, "name": "case-studies", "origin": "https://...", "format": "csv",
+     "imported_at": "2026-12-02T10:00:00+00:00",
+     "items": [{"id": "imp-case-studies-0123456789", "title": ..., "url": ..., "normalized_url": ...,
+                "company": ..., "year": 2020 | null, "tags": [...], "summary": ...}, ...]}
+
+:func:`write_source` writes it atomically; :func:`read_library` reads and validates every such
+file, naming the file, item and field of each problem. The year rule lives in
+:func:`valid_year`, which both sides use, so a year the reader would refuse is never written.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from .errors import CorpusError, Problem
+from .files import atomic_write_bytes
+from .model import ID_PATTERN, MIN_YEAR, Company, Resource
+
+LIBRARY_FORMAT_VERSION = 1
+
+
+
+
+@dataclass(frozen=True)
+class LibrarySource:
+    """One imported list as stored in ``library/<name>.json``.
+
+    Attributes:
+        name: the source's kebab-case name (the file's stem).
+        origin: the URL or path it was imported from.
+        format: the format it was parsed as (csv, markdown-list, markdown-table).
+        imported_at: ISO 8601 time of the import (UTC).
+        resources: its items as resources (``source`` = name, ``kind`` None, no topics).
+        path: the file.
+    """
+
+    name: str
+    origin: str
+    format: str
+    imported_at: str
+    resources: tuple[Resource, ...]
+    path: Path
+
+
+def library_files(library_dir: Path) -> list[Path]:
+    """The imported lists' files (``<name>.json``), sorted by name; none when the folder is absent."""
+    try:
+        return sorted(p for p in library_dir.glob("*.json") if p.is_file() and not p.name.startswith("."))
+    except OSError:
+        return []
+
+
+def read_library(library_dir: Path, companies: Iterable[Company] = ()) -> list[LibrarySource]:
+    """Read and validate every ``library/<name>.json``.
+
+    Args:
+        library_dir: the library folder (it may not exist yet: then there are no sources).
+        companies: bundled companies, so "Meta" in an imported list becomes "Facebook".
+
+    Returns:
+        The sources, sorted by name.
+
+    Raises:
+        CorpusError: naming the file, item and field of every problem.
+    """
+    aliases: dict[str, str] = {}
+    for c in companies:
+        for key in (c.id, c.name, *c.aliases):
+            aliases.setdefault(key.casefold(), c.name)
+    problems: list[Problem] = []
+    sources: list[LibrarySource] = []
+    for path in library_files(library_dir):
+        shown = f"library/{path.name}"
+
+        def bad(entry: str | None, fld: str | None, message: str) -> None:
+            problems.append(Problem(shown, None, entry, fld, message))
+
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            bad(None, None, f"is not valid UTF-8 ({exc.reason} at byte {exc.start}). Import the list again.")
+            continue
+        except ValueError as exc:
+            bad(None, None, f"is not valid JSON ({exc}). Import the list again or delete the file.")
+            continue
+        except OSError as exc:
+            bad(None, None, f"cannot be read ({exc.strerror}). Make it a readable file.")
+            continue
+        if not isinstance(doc, dict):
+            bad(None, None, "must hold a JSON object with 'name', 'origin' and 'items'. Import the list again.")
+            continue
+        before = len(problems)
+        if doc.get("format_version") != LIBRARY_FORMAT_VERSION:
+            bad(None, "format_version", f"is {doc.get('format_version')!r}, expected {LIBRARY_FORMAT_VERSION}. Import the list again.")
+        name = doc.get("name")
+        if name != path.stem or not isinstance(name, str) or not ID_PATTERN.match(name):
+            bad(None, "name", f"is {name!r}, but must be the file's name '{path.stem}' in kebab-case. Rename one to match.")
+        for fld in ("origin", "format", "imported_at"):
+            if not isinstance(doc.get(fld), str) or not doc[fld].strip():
+                bad(None, fld, "is empty or missing. Give it a non-empty text.")
+        items = doc.get("items")
+        if not isinstance(items, list):
+            bad(None, "items", "must be a list of items ({id, title, url, ...}).")
+            items = []
+        resources = []
+        for number, raw in enumerate(items, start=1):
+            entry = f"item #{number}"
+            if not isinstance(raw, dict):
+                bad(entry, None, "must be an object of fields (id, title, url, ...).")
+                continue
+            rid = raw.get("id")
+            if isinstance(rid, str) and rid:
+                entry = f"item '{rid}'"
+            if not isinstance(rid, str) or not ID_PATTERN.match(rid):
+                bad(entry, "id", f"is {rid!r}, which is not a lowercase kebab-case id such as 'imp-list-0123456789'.")
+            texts = {}
+            for fld, required in (("title", True), ("url", True), ("summary", False)):
+                value = raw.get(fld, "" if not required else None)
+                if not isinstance(value, str) or (required and not value.strip()):
+                    bad(entry, fld, f"must be {'a non-empty text' if required else 'text'}, got {value!r}.")
+                    value = ""
+                texts[fld] = " ".join(value.split())
+            if texts["url"]:
+                parsed = urlparse(texts["url"])
+                if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                    bad(entry, "url", f"is '{texts['url']}', which is not an http(s) URL.")
+            company = raw.get("company")
+            if company is not None and (not isinstance(company, str) or not company.strip()):
+                bad(entry, "company", f"must be a non-empty text or null, got {company!r}.")
+                company = None
+            if company is not None:
+                company = aliases.get(company.strip().casefold(), " ".join(company.split()))
+            year = raw.get("year")
+            if year is not None and not valid_year(year):
+                bad(entry, "year", f"is {year!r}, which is out of range. Use a year from {MIN_YEAR} to {max_year()}, or null.")
+                year = None
+            tags = raw.get("tags", [])
+            if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+                bad(entry, "tags", f"must be a list of texts, got {tags!r}.")
+                tags = []
+            resources.append(Resource(
+                rid if isinstance(rid, str) else "", texts["title"], texts["url"], company, None, year, texts["summary"],
+                (), (), source=path.stem, tags=tuple(" ".join(t.split()) for t in tags if t.strip()),
+            ))
+        if len(problems) == before:
+            sources.append(LibrarySource(path.stem, doc["origin"], doc["format"], doc["imported_at"], tuple(resources), path))
+    if problems:
+        raise CorpusError(problems)
+    return sources
+
+
+
+
+def max_year() -> int:
+    """The latest year an item may carry: next year (a list may announce a talk)."""
+    return _dt.date.today().year + 1
+
+
+def valid_year(year: Any) -> bool:
+    """True for a whole number from ``MIN_YEAR`` to next year (not a bool)."""
+    return isinstance(year, int) and not isinstance(year, bool) and MIN_YEAR <= year <= max_year()
+
+
+def write_source(folder: Path, name: str, origin: str, format: str, items: list[dict[str, Any]]) -> Path:
+    """Write one imported list atomically; returns its path.
+
+    Args:
+        folder: the library folder (created if missing).
+        name: the source's kebab-case name (the file's stem).
+        origin: where the list came from.
+        format: the format it was read as.
+        items: ``{id, title, url, normalized_url, company, year, tags, summary}`` per item;
+            a year :func:`valid_year` refuses is stored as null, so the file always reads back.
+
+    Raises:
+        OSError: the folder cannot be created or the file written (the old file is then intact).
+    """
+    document = {
+        "format_version": LIBRARY_FORMAT_VERSION,
+        "name": name,
+        "origin": origin,
+        "format": format,
+        "imported_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "items": [{**item, "year": item.get("year") if valid_year(item.get("year")) else None} for item in items],
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
+    atomic_write_bytes(path, json.dumps(document, indent=1, ensure_ascii=False).encode("utf-8"))
+    return path

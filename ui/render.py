@@ -1,0 +1,172 @@
+"""Rendering shared by the pages: text from data or users shown as text, hit lists, badges.
+
+Everything a list, a URL or a user supplies goes through :func:`md_escape` (or :func:`md_link`
+for a URL we checked) before it reaches ``st.markdown``, so it can never become a link, an
+image, HTML or math.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from mlsd.errors import ProgressError
+from mlsd.links import LinkStore, archive_url
+from mlsd.progress import ProgressStore, Reading, ResourceLike, resource_key
+from mlsd.search import Hit
+
+TYPE_LABELS = {"topic": "Topic", "step": "Flow step", "question": "Question", "resource": "Case study"}
+TYPE_ICONS = {"topic": ":material/account_tree:", "step": ":material/route:", "question": ":material/help:",
+              "resource": ":material/article:"}
+SHOW_CHOICES = {"all": "All", "unread": "Unread only", "bookmarked": "Bookmarked"}
+CHART_MARGIN = dict(t=10, l=10, r=10, b=10)
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=^])")
+
+
+def md_escape(text: str | None) -> str:
+    """Escape text from data so markdown renders it literally (no links, no HTML, no math)."""
+    return _MD_SPECIAL.sub(r"\\\1", text or "")
+
+
+def md_text(text: str | None) -> str:
+    """Escaped text whose line breaks stay line breaks (an error listing several problems)."""
+    return "  \n".join(md_escape(line) for line in (text or "").splitlines())
+
+
+def highlight(text: str, spans: list[tuple[int, int]]) -> str:
+    """Markdown of text with the given character spans highlighted, everything else escaped."""
+    out, last = [], 0
+    for start, end in spans:
+        out.append(md_escape(text[last:start]))
+        out.append(f":orange-background[{md_escape(text[start:end])}]")
+        last = end
+    out.append(md_escape(text[last:]))
+    return "".join(out)
+
+
+def md_link(text: str, url: str | None) -> str:
+    """A markdown link with escaped text; characters that would end the link are encoded."""
+    if not url:
+        return md_escape(text)
+    safe = url.replace(" ", "%20").replace("(", "%28").replace(")", "%29").replace("<", "%3C").replace(">", "%3E")
+    return f"[{md_escape(text)}]({safe})"
+
+
+def tidy_chart(fig: Any, height: int | None = None) -> Any:
+    """The app's chart layout: small margins, no legend title; returns the figure."""
+    fig.update_layout(margin=CHART_MARGIN, legend_title=None)
+    if height is not None:
+        fig.update_layout(height=height)
+    return fig
+
+
+def meta_line(hit: Hit) -> str:
+    parts = [TYPE_LABELS.get(hit.type, hit.type)]
+    if hit.company:
+        parts.append(hit.company)
+    if hit.kind:
+        parts.append(hit.kind.replace("-", " "))
+    if hit.year:
+        parts.append(str(hit.year))
+    if hit.source and hit.source != "bundled":
+        parts.append(f"from {hit.source}")
+    return " · ".join(parts)
+
+
+BADGES = {"alive": ":green-badge[alive]", "redirected": ":orange-badge[redirected]", "dead": ":red-badge[dead link]",
+          "unknown": ":gray-badge[link unknown]"}
+
+
+def link_badge(url: str | None, status: str) -> str:
+    """Markdown badge for a link's last check; dead links get an archived-copy link."""
+    if not url or status not in BADGES:
+        return ""
+    badge = BADGES[status]
+    if status == "dead":
+        badge += " " + md_link("archived copy", archive_url(url))
+    return badge
+
+
+def render_hit_list(hits: list[Hit], empty: str = "Nothing related found.", links: LinkStore | None = None,
+                    store: ProgressStore | None = None, reading: dict[str, Reading] | None = None,
+                    key: str = "list") -> None:
+    """A compact list of hits: linked title, meta line, and the link's last check.
+
+    Args:
+        links: the page's ``LinkStore``, so a page listing many hits reads the file once.
+        store, reading: the progress store and every resource's progress (``reading_state()``);
+            when a store is given, each case study gets read / bookmark / note controls
+            (widget keys start with ``key``).
+    """
+    if not hits:
+        st.caption(empty)
+        return
+    links = links if links is not None else LinkStore()
+    for hit in hits:
+        badge = link_badge(hit.url, links.status_of(hit.url)) if hit.url else ""
+        line = f"{TYPE_ICONS.get(hit.type, '')} {md_link(hit.title, hit.url)}  \n:gray[{md_escape(meta_line(hit))}] {badge}"
+        if store is not None and hit.type == "resource":
+            text, controls = st.columns([3, 2], vertical_alignment="center")
+            text.markdown(line)
+            with controls:
+                reading_controls(store, hit, reading or {}, key)
+        else:
+            st.markdown(line)
+
+
+def guarded_save(action: Callable[..., Any], *args: Any) -> None:
+    """Run one progress write (from a widget callback); a failure is shown on the rerun by
+    ``show_progress_error``, and nothing else on the page breaks."""
+    try:
+        action(*args)
+    except ProgressError as exc:
+        st.session_state["_progress_error"] = str(exc)
+
+
+def save_reading(store: ProgressStore, item: ResourceLike, what: str, value: Any) -> None:
+    """Save one reading change: ``what`` is "read", "bookmark" or "note"."""
+    if what == "read":
+        guarded_save(store.set_read, item, bool(value))
+    elif what == "bookmark":
+        guarded_save(store.set_bookmark, item, bool(value))
+    else:
+        guarded_save(store.set_note, item, value or "")
+
+
+def show_progress_error() -> None:
+    error = st.session_state.pop("_progress_error", None)
+    if error:
+        st.error(f"Your change was not saved: {error}", icon=":material/error:")
+
+
+def _save_widget(store: ProgressStore, item: Any, what: str, key: str) -> None:
+    save_reading(store, item, what, st.session_state.get(key))
+
+
+def reading_controls(store: ProgressStore | None, item: Any, reading: dict[str, Reading], key: str) -> None:
+    """Read / bookmark / note controls for one resource (an Item, Resource or Hit).
+
+    Args:
+        key: unique per place on the page (e.g. ``"search"``); widget keys add the item id, so
+            a widget never shows another resource's state after the results change.
+    """
+    if store is None or getattr(item, "type", "resource") != "resource":
+        return
+    state = reading.get(resource_key(item))
+    row = st.container(horizontal=True, gap="medium", vertical_alignment="center", key=f"{key}_controls_{item.id}")
+    read_key, mark_key, note_key = (f"{key}_{what}_{item.id}" for what in ("read", "bookmark", "note"))
+    row.checkbox("Read", value=bool(state and state.read), key=read_key, width="content",
+                 on_change=_save_widget, args=(store, item, "read", read_key))
+    row.checkbox("Bookmark", value=bool(state and state.bookmarked), key=mark_key, width="content",
+                 on_change=_save_widget, args=(store, item, "bookmark", mark_key))
+    note = state.note if state else ""
+    with row.popover("Note ✎" if note else "Add note", width="content"):
+        st.text_area("Your note on this resource", value=note, key=note_key, max_chars=2000, height=100,
+                     on_change=_save_widget, args=(store, item, "note", note_key),
+                     help="Saved when you leave the box or press Ctrl+Enter")
+    if note:
+        st.caption(f"Your note: {md_escape(note)}")
