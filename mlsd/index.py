@@ -29,7 +29,7 @@ import faiss
 import numpy as np
 
 from . import paths
-from .embed import DIMENSION, MODEL_NAME, Embedder
+from .embed import DIMENSION, MODEL_NAME, TextEmbedder
 from .errors import IndexStaleError, SearchIndexError
 from .files import atomic_write_bytes
 from .model import Item
@@ -125,7 +125,7 @@ def item_text_hash(item: Item) -> str:
     return text_hash("\x1f".join(item.embedded_texts()))
 
 
-def embed_items(items: Sequence[Item], embedder: Embedder, progress: Progress | None = None) -> np.ndarray:
+def embed_items(items: Sequence[Item], embedder: TextEmbedder, progress: Progress | None = None) -> np.ndarray:
     """One unit vector per item: the normalized mean of the vectors of its embedded texts.
 
     Averaging keeps one vector per item, so the index, its size and the query cost are what
@@ -194,8 +194,11 @@ def read_manifest(folder: Path) -> dict | None:
     return manifest
 
 
-def load_index(items: Sequence[Item], data_sha256: str, folder: Path | None = None) -> LoadedIndex:
+def load_index(items: Sequence[Item], data_sha256: str, folder: Path | None = None, model: str = MODEL_NAME) -> LoadedIndex:
     """Load the index and check it against the manifest and the current items.
+
+    Args:
+        model: the name of the embedder the index must have been built with.
 
     Raises:
         IndexStaleError: with the reason, when the index is missing, corrupted or stale.
@@ -204,7 +207,7 @@ def load_index(items: Sequence[Item], data_sha256: str, folder: Path | None = No
     manifest = read_manifest(folder)
     if manifest is None:
         raise IndexStaleError(f"no index has been built in {folder} yet")
-    expected = {"format_version": FORMAT_VERSION, "model": MODEL_NAME, "dimension": DIMENSION, "metric": "inner_product"}
+    expected = {"format_version": FORMAT_VERSION, "model": model, "dimension": DIMENSION, "metric": "inner_product"}
     for key, value in expected.items():
         if manifest.get(key) != value:
             raise IndexStaleError(f"the manifest's {key} is {manifest.get(key)!r}, expected {value!r}")
@@ -239,12 +242,12 @@ def load_index(items: Sequence[Item], data_sha256: str, folder: Path | None = No
     return LoadedIndex(index, ids, projection, manifest, folder)
 
 
-def _previous_vectors(folder: Path) -> dict[str, np.ndarray]:
+def _previous_vectors(folder: Path, model: str) -> dict[str, np.ndarray]:
     """Vectors of the last good index, by text hash, so unchanged items are not re-encoded."""
     try:
         manifest = read_manifest(folder)
         if not manifest or any(manifest.get(k) != v for k, v in
-                               (("format_version", FORMAT_VERSION), ("model", MODEL_NAME), ("dimension", DIMENSION))):
+                               (("format_version", FORMAT_VERSION), ("model", model), ("dimension", DIMENSION))):
             return {}
         files = manifest["files"]
         # Never reuse vectors from damaged files: check them against the manifest first.
@@ -266,7 +269,7 @@ def _previous_vectors(folder: Path) -> dict[str, np.ndarray]:
 def build_index(
     items: Sequence[Item],
     data_sha256: str,
-    embedder: Embedder,
+    embedder: TextEmbedder,
     folder: Path | None = None,
     progress: Progress | None = None,
     reuse: bool = True,
@@ -288,7 +291,7 @@ def build_index(
     except OSError as exc:
         raise SearchIndexError(f"cannot create the index folder {folder}: {exc}") from None
     hashes = [item_text_hash(item) for item in items]
-    known = _previous_vectors(folder) if reuse else {}
+    known = _previous_vectors(folder, embedder.name) if reuse else {}
     missing = [i for i, h in enumerate(hashes) if h not in known]
     vectors = np.zeros((len(items), DIMENSION), dtype=np.float32)
     for i, h in enumerate(hashes):
@@ -301,6 +304,7 @@ def build_index(
     return write_index(
         vectors, [item.id for item in items], hashes, data_sha256, folder,
         extra={"encoded": len(missing), "reused": len(items) - len(missing), "build_seconds": None}, started=started,
+        model=embedder.name,
     )
 
 
@@ -312,8 +316,13 @@ def write_index(
     folder: Path,
     extra: dict | None = None,
     started: float | None = None,
+    model: str = MODEL_NAME,
 ) -> LoadedIndex:
-    """Write vectors, ids and projection under content-addressed names, then the manifest."""
+    """Write vectors, ids and projection under content-addressed names, then the manifest.
+
+    Args:
+        model: the name of the embedder that made the vectors, recorded in the manifest.
+    """
     index = make_faiss_index(vectors)
     projection = project_2d(vectors)
     blobs = {
@@ -334,7 +343,7 @@ def write_index(
             info["build_seconds"] = round(time.perf_counter() - started, 3)
         manifest = {
             "format_version": FORMAT_VERSION,
-            "model": MODEL_NAME,
+            "model": model,
             "dimension": DIMENSION,
             "metric": "inner_product",
             "index_type": type(index).__name__,
@@ -384,7 +393,7 @@ def _age(path: Path) -> float:
 def open_index(
     items: Sequence[Item],
     data_sha256: str,
-    embedder: Embedder,
+    embedder: TextEmbedder,
     folder: Path | None = None,
     force: bool = False,
     progress: Progress | None = None,
@@ -402,7 +411,7 @@ def open_index(
         status = "rebuilt on request"
     else:
         try:
-            return load_index(items, data_sha256, folder)
+            return load_index(items, data_sha256, folder, model=embedder.name)
         except IndexStaleError as exc:
             status = f"rebuilt: {exc}"
             if on_rebuild is not None:

@@ -159,7 +159,7 @@ def import_source(
         name: the source's kebab-case name; derived from the URL or file name by default.
         corpus: the current corpus (bundled + library) to dedupe against; loaded by default.
         progress: called with (done, total) while the new items are encoded.
-        embedder: the model to encode with; a fresh ``Embedder`` by default.
+        embedder: the model to encode with; ``default_embedder()`` by default.
         update_index: update the index after writing (the next search would do it anyway).
 
     Returns:
@@ -291,11 +291,11 @@ def _remove_source(name: str, embedder, update_index: bool) -> int:
 
 def _update_index(embedder, progress: Progress | None) -> int | None:
     """Bring the index up to date with the library; the number of items encoded."""
-    from .embed import Embedder
+    from .embed import default_embedder
     from .index import open_index
 
     corpus = load_corpus()
-    index = open_index(list(corpus.items), corpus.data_hash, embedder or Embedder(), progress=progress)
+    index = open_index(list(corpus.items), corpus.data_hash, embedder or default_embedder(), progress=progress)
     if index.status == "loaded":  # already current: this call encoded nothing
         return 0
     return index.manifest.get("encoded")

@@ -28,7 +28,7 @@ import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
-from .embed import Embedder
+from .embed import TextEmbedder, default_embedder
 from .errors import QueryError
 from .index import LoadedIndex, open_index
 from .model import ITEM_TYPES, KIND_LABELS, KINDS, MODES, Corpus, Item
@@ -161,7 +161,7 @@ def fuse(semantic: Sequence[T], keyword: Sequence[T], k: int = RRF_K) -> list[tu
 class SearchEngine:
     """Search and related items over a corpus and its checked index. Safe to share across threads."""
 
-    def __init__(self, corpus: Corpus, index: LoadedIndex, embedder: Embedder) -> None:
+    def __init__(self, corpus: Corpus, index: LoadedIndex, embedder: TextEmbedder) -> None:
         self.corpus = corpus
         self.index = index
         self.embedder = embedder
@@ -396,7 +396,7 @@ class SearchEngine:
 
 def open_engine(
     corpus: Corpus,
-    embedder: Embedder | None = None,
+    embedder: TextEmbedder | None = None,
     folder=None,
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
@@ -404,7 +404,7 @@ def open_engine(
 ) -> SearchEngine:
     """A search engine over the corpus, its index loaded, or rebuilt when missing or stale
     (see :func:`mlsd.index.open_index`; the reason is in ``engine.index.status``)."""
-    embedder = embedder or Embedder()
+    embedder = embedder or default_embedder()
     index = open_index(list(corpus.items), corpus.data_hash, embedder, folder, force=force, progress=progress,
                        on_rebuild=on_rebuild)
     return SearchEngine(corpus, index, embedder)

@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from mlsd.links import LinkStore, archive_url
+from mlsd.linkstore import LinkStore, archive_url
 from mlsd.model import Corpus
 from mlsd.progress import ProgressStore
 from mlsd.views import reading_frame

@@ -8,7 +8,8 @@ import streamlit as st
 
 from mlsd.errors import MlsdError
 from mlsd.library import PRESETS, import_source, list_sources, remove_source
-from mlsd.links import STATUSES, LinkStore, check_links
+from mlsd.links import check_links
+from mlsd.linkstore import STATUSES, LinkStore
 from ui.render import md_escape
 from ui.state import corpus_or_stop, shared_embedder
 

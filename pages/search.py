@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from mlsd.errors import QueryError
-from mlsd.links import LinkStore
+from mlsd.linkstore import LinkStore
 from mlsd.model import ITEM_TYPES, KIND_LABELS, MODES, Corpus
 from mlsd.progress import ProgressStore, Reading
 from mlsd.search import Filters, Hit, SearchEngine

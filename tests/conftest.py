@@ -1,4 +1,9 @@
-"""Shared fixtures: the real model, the real corpus, a real index in a temporary MLSD_HOME."""
+"""Shared fixtures: the real model, the real corpus, a real index in a temporary MLSD_HOME.
+
+Tests that use the real model (``embedder``, ``engine`` and the fixtures built on them) are
+marked ``slow`` automatically; page and plumbing tests use ``pages_home``, an index built with
+the small ``HashingEmbedder``, and stay in the fast tier (``make check``).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# Fixtures that load the real model or build on an index made with it.
+REAL_MODEL_FIXTURES = frozenset({"embedder", "engine", "home", "server", "own_server"})
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if REAL_MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -54,4 +67,32 @@ def home(tmp_path, monkeypatch, engine, mlsd_home):
     folder = tmp_path / "home"
     shutil.copytree(mlsd_home / "index", folder / "index")
     monkeypatch.setenv("MLSD_HOME", str(folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def small_index(tmp_path_factory):
+    """An index of the bundled data built with the HashingEmbedder (no model), in its own home."""
+    from mlsd.corpus import load_corpus
+    from mlsd.embed import HashingEmbedder
+    from mlsd.index import build_index
+
+    home = tmp_path_factory.mktemp("mlsd-small-home")
+    corpus = load_corpus(library_dir=home / "library")
+    build_index(list(corpus.items), corpus.data_hash, HashingEmbedder(), home / "index")
+    return home
+
+
+@pytest.fixture
+def pages_home(small_index, tmp_path, monkeypatch):
+    """A fresh MLSD_HOME with a copy of the small index, and the app set to the HashingEmbedder.
+
+    For page tests that check what a page shows and saves, not what the model understands.
+    """
+    import shutil
+
+    folder = tmp_path / "pages-home"
+    shutil.copytree(small_index / "index", folder / "index")
+    monkeypatch.setenv("MLSD_HOME", str(folder))
+    monkeypatch.setenv("MLSD_EMBEDDER", "hashing")
     return folder

@@ -47,16 +47,14 @@ def hit_meta_lines(at: AppTest) -> list[str]:
     return lines
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES)
-def test_every_page_renders_without_exception(page, engine):
+def test_every_page_renders_without_exception(page, pages_home):
     at = open_page(page)
     assert not at.exception, at.exception
     assert at.title, f"{page} shows no title"
 
 
-@pytest.mark.slow
-def test_home_lists_flow_topics_and_counts(engine, corpus):
+def test_home_lists_flow_topics_and_counts(pages_home, corpus):
     at = open_page("pages/home.py")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Flow steps"] == "7"
@@ -64,16 +62,14 @@ def test_home_lists_flow_topics_and_counts(engine, corpus):
     assert metrics["Topics"] == str(len(corpus.topics))
 
 
-@pytest.mark.slow
-def test_a_query_in_the_url_renders_results(engine):
+def test_a_query_in_the_url_renders_results(pages_home):
     at = open_page("pages/search.py", q="cold start")
     assert at.text_input(key="q").value == "cold start"
     assert "Cold start problem" in texts(at)
     assert "results" in texts(at)
 
 
-@pytest.mark.slow
-def test_typing_a_query_renders_results(engine):
+def test_typing_a_query_renders_results(pages_home):
     at = open_page("pages/search.py")
     assert "Type what you are thinking about" in texts(at)
     at.text_input(key="q").input("pagerank").run()
@@ -81,8 +77,7 @@ def test_typing_a_query_renders_results(engine):
     assert "Intro to PageRank" in texts(at)
 
 
-@pytest.mark.slow
-def test_company_filter_leaves_only_that_company(engine):
+def test_company_filter_leaves_only_that_company(pages_home):
     at = open_page("pages/search.py", q="recommendation")
     assert any("Netflix" not in line for line in hit_meta_lines(at)), "the unfiltered results should mix companies"
     at.multiselect(key="company").set_value(["Netflix"]).run()
@@ -90,15 +85,13 @@ def test_company_filter_leaves_only_that_company(engine):
     assert lines and all("Netflix" in line for line in lines), lines
 
 
-@pytest.mark.slow
-def test_no_results_gets_a_helpful_message(engine):
+def test_no_results_gets_a_helpful_message(pages_home):
     at = open_page("pages/search.py", q="pagerank", mode="keyword", company="Netflix")
     assert not at.exception
     assert any("No results" in str(i.value) for i in at.info)
 
 
-@pytest.mark.slow
-def test_url_parameters_prefill_widgets(engine):
+def test_url_parameters_prefill_widgets(pages_home):
     at = open_page("pages/search.py", q="feed", company="Facebook", mode="keyword", type="resource", topic="ads-and-ranking")
     assert at.text_input(key="q").value == "feed"
     assert at.multiselect(key="company").value == ["Facebook"]
@@ -108,8 +101,7 @@ def test_url_parameters_prefill_widgets(engine):
     assert lines and all("Facebook" in line for line in lines)
 
 
-@pytest.mark.slow
-def test_unknown_url_values_are_ignored_with_a_notice(engine):
+def test_unknown_url_values_are_ignored_with_a_notice(pages_home):
     at = open_page("pages/search.py", q="cold start", topic="no-such-topic", type="planet")
     assert not at.exception
     notice = " ".join(unescape(str(i.value)) for i in at.info)
@@ -117,8 +109,7 @@ def test_unknown_url_values_are_ignored_with_a_notice(engine):
     assert "Cold start problem" in texts(at)
 
 
-@pytest.mark.slow
-def test_companies_page_filters_the_table(engine):
+def test_companies_page_filters_the_table(pages_home):
     at = open_page("pages/companies.py", company="Netflix")
     assert at.multiselect(key="company").value == ["Netflix"]
     table = at.dataframe[0].value
@@ -127,8 +118,7 @@ def test_companies_page_filters_the_table(engine):
     assert set(at.dataframe[0].value["company"]) == {"LinkedIn", "AWS"}
 
 
-@pytest.mark.slow
-def test_topic_selection_shows_path_and_related_items(engine):
+def test_topic_selection_shows_path_and_related_items(pages_home):
     at = open_page("pages/topics.py")
     at.selectbox(key="topic").set_value("cold-start").run()
     page = texts(at)
@@ -138,23 +128,20 @@ def test_topic_selection_shows_path_and_related_items(engine):
     assert "Recommending items to more than a billion people" in page or "Netflix" in page
 
 
-@pytest.mark.slow
-def test_topic_in_the_url_selects_it(engine):
+def test_topic_in_the_url_selects_it(pages_home):
     at = open_page("pages/topics.py", topic="pagerank")
     assert at.selectbox(key="topic").value == "pagerank"
     assert "Intro to PageRank" in texts(at)
 
 
-@pytest.mark.slow
-def test_flow_step_in_the_url_selects_it(engine):
+def test_flow_step_in_the_url_selects_it(pages_home):
     at = open_page("pages/flow.py", step="scaling-monitoring")
     page = texts(at)
     assert "7. Scaling, monitoring and updates" in page
     assert "A/B test and deployment" in page and "Control and test groups" in page
 
 
-@pytest.mark.slow
-def test_a_data_error_is_a_message_not_a_crash(engine, tmp_path, monkeypatch):
+def test_a_data_error_is_a_message_not_a_crash(pages_home, tmp_path, monkeypatch):
     import mlsd.paths
 
     broken = tmp_path / "data"
@@ -185,20 +172,9 @@ def test_links_from_data_cannot_break_out_of_markdown():
     assert link == "[Foo \\[bar\\]](https://en.wikipedia.org/wiki/Foo_%28bar%29%20x)"
 
 
-def test_library_never_imports_streamlit():
-    import subprocess
-    import sys
+def test_dead_links_get_a_badge_and_can_be_hidden(pages_home, corpus):
+    from mlsd.linkstore import LinkStatus, LinkStore
 
-    code = "import mlsd, mlsd.search, mlsd.index, mlsd.cli, sys; assert 'streamlit' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True)
-
-
-@pytest.mark.slow
-def test_dead_links_get_a_badge_and_can_be_hidden(engine, corpus, tmp_path, monkeypatch):
-    from mlsd.links import LinkStatus, LinkStore
-
-    monkeypatch.setenv("MLSD_HOME", str(tmp_path / "home"))
-    (tmp_path / "home").mkdir()
     dead = corpus.resource_by_id["google-intro-to-pagerank"].url
     LinkStore().put_many([LinkStatus(dead, "dead", 404, dead, (), "404 Not Found", "2026-11-27T00:00:00+00:00")])
     at = open_page("pages/search.py", q="pagerank")
@@ -219,18 +195,14 @@ def test_dead_links_get_a_badge_and_can_be_hidden(engine, corpus, tmp_path, monk
 
 # -- reading progress and practice (issue 6) -------------------------------------------------------
 @pytest.fixture
-def progress_home(tmp_path, monkeypatch):
-    """An empty MLSD_HOME for pages that write progress (the engine stays cached by data hash)."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("MLSD_HOME", str(home))
+def progress_home(pages_home):
+    """The progress database of the page tests' MLSD_HOME."""
     from mlsd.progress import ProgressStore
 
-    return ProgressStore(home / "progress.db")
+    return ProgressStore(pages_home / "progress.db")
 
 
-@pytest.mark.slow
-def test_marking_a_search_result_read_saves_it_and_unread_only_hides_it(engine, corpus, progress_home):
+def test_marking_a_search_result_read_saves_it_and_unread_only_hides_it(corpus, progress_home):
     at = open_page("pages/search.py", q="pagerank")
     resource = corpus.resource_by_id["google-intro-to-pagerank"]
     at.checkbox(key=f"search_read_{resource.id}").check().run()
@@ -243,8 +215,7 @@ def test_marking_a_search_result_read_saves_it_and_unread_only_hides_it(engine, 
     assert "unread" in at.query_params["show"]
 
 
-@pytest.mark.slow
-def test_bookmarked_only_search_and_a_note_from_the_topic_view(engine, corpus, progress_home):
+def test_bookmarked_only_search_and_a_note_from_the_topic_view(corpus, progress_home):
     resource = corpus.resource_by_id["google-intro-to-pagerank"]
     progress_home.set_bookmark(resource)
     at = open_page("pages/search.py", q="pagerank", show="bookmarked")
@@ -259,8 +230,7 @@ def test_bookmarked_only_search_and_a_note_from_the_topic_view(engine, corpus, p
     assert progress_home.reading(corpus.resource_by_id[first_id]).note == "Read the part on exploration"
 
 
-@pytest.mark.slow
-def test_companies_table_shows_progress_and_filters_unread(engine, corpus, progress_home):
+def test_companies_table_shows_progress_and_filters_unread(corpus, progress_home):
     netflix = [r for r in corpus.resources if r.company == "netflix"]
     progress_home.set_read(netflix[0])
     progress_home.set_bookmark(netflix[1])
@@ -273,8 +243,7 @@ def test_companies_table_shows_progress_and_filters_unread(engine, corpus, progr
     assert "1 resources from Netflix" in texts(at)
 
 
-@pytest.mark.slow
-def test_progress_page_counts_reads_and_suggests_unread_material(engine, corpus, progress_home):
+def test_progress_page_counts_reads_and_suggests_unread_material(corpus, progress_home):
     read = corpus.resource_by_id["google-intro-to-pagerank"]
     progress_home.set_read(read)
     progress_home.set_note(read, "great intro")
@@ -292,8 +261,7 @@ def test_progress_page_counts_reads_and_suggests_unread_material(engine, corpus,
     assert "the-algorithm-that-started-google" in suggested or any("pagerank" in s for s in suggested), suggested
 
 
-@pytest.mark.slow
-def test_practice_page_shows_a_session_with_steps_budgets_and_checklists(engine, corpus, progress_home):
+def test_practice_page_shows_a_session_with_steps_budgets_and_checklists(corpus, progress_home):
     sid = progress_home.start_session("Design a video recommendation system", 60, corpus.steps[0].id,
                                       "q-video-recommendations")
     progress_home.save_step_note(sid, corpus.steps[0].id, "watch time is the goal")
@@ -308,8 +276,7 @@ def test_practice_page_shows_a_session_with_steps_budgets_and_checklists(engine,
     assert "✓" in labels[0]  # step 1 has notes
 
 
-@pytest.mark.slow
-def test_practice_page_lists_past_sessions_and_explains_unknown_ones(engine, corpus, progress_home):
+def test_practice_page_lists_past_sessions_and_explains_unknown_ones(corpus, progress_home):
     sid = progress_home.start_session("Design a spam filter", 45, corpus.steps[0].id)
     progress_home.finish(sid)
     at = open_page("pages/practice.py")
@@ -320,8 +287,7 @@ def test_practice_page_lists_past_sessions_and_explains_unknown_ones(engine, cor
     assert "Summary: Design a spam filter" in texts(at)
 
 
-@pytest.mark.slow
-def test_a_damaged_progress_database_is_a_message_and_search_still_works(engine, progress_home):
+def test_a_damaged_progress_database_is_a_message_and_search_still_works(progress_home):
     progress_home.path.write_bytes(b"this is not a database" * 100)
     at = open_page("pages/search.py", q="pagerank")
     assert not at.exception, at.exception

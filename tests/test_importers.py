@@ -15,10 +15,10 @@ from mlsd.importers import (
     dedupe,
     detect_format,
     normalize_company,
-    normalize_url,
     parse,
     parse_report,
 )
+from mlsd.urls import normalize_url
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "import"
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
@@ -244,14 +244,6 @@ def test_normalize_company_uses_the_bundled_names(corpus):
     assert normalize_company("  Skillet ", corpus) == "Skillet"
     assert normalize_company("", corpus) is None
     assert normalize_company(None, corpus) is None
-
-
-def test_the_library_part_does_not_import_streamlit():
-    import subprocess
-    import sys
-
-    code = "import sys, mlsd.importers, mlsd.fetch; assert 'streamlit' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 # -- the two real lists (read from ../shared/corpora when present, never copied) ------------

@@ -10,15 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from mlsd.errors import MlsdError
-from mlsd.links import (
-    LinkCheckError,
-    LinkStatus,
-    LinkStore,
-    LinkStoreError,
-    archive_url,
-    check_links,
-)
+from mlsd.errors import LinkCheckError, LinkStoreError, MlsdError
+from mlsd.links import check_links
+from mlsd.linkstore import LinkStatus, LinkStore, archive_url
 from mlsd.web import user_agent
 
 

@@ -181,6 +181,7 @@ def _run_processes(targets: list[tuple]) -> None:
     assert [p.exitcode for p in processes] == [0] * len(processes)
 
 
+@pytest.mark.slow  # a stress test: several processes, hundreds of fsyncs
 @pytest.mark.parametrize("existing", [False, True], ids=["fresh-file", "existing-file"])
 def test_processes_writing_step_notes_at_once_lose_nothing(db, existing):
     if existing:
@@ -200,6 +201,7 @@ def test_processes_writing_step_notes_at_once_lose_nothing(db, existing):
     assert pragma(db, "user_version") == SCHEMA_VERSION
 
 
+@pytest.mark.slow  # a stress test: several processes, hundreds of fsyncs
 def test_processes_writing_different_fields_of_the_same_resources_lose_nothing(db, corpus):
     resources = corpus.resources[:10]
     ProgressStore(db).migrate()

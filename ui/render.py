@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 
 from mlsd.errors import ProgressError
-from mlsd.links import LinkStore, archive_url
+from mlsd.linkstore import LinkStore, archive_url
 from mlsd.progress import ProgressStore, Reading, ResourceLike, resource_key
 from mlsd.search import Hit
 

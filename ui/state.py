@@ -15,7 +15,7 @@ import streamlit as st
 
 from mlsd import paths
 from mlsd.corpus import data_hash, load_corpus
-from mlsd.embed import Embedder
+from mlsd.embed import TextEmbedder, default_embedder
 from mlsd.errors import MlsdError, ProgressError
 from mlsd.model import Corpus
 from mlsd.progress import ProgressStore, Reading
@@ -66,7 +66,7 @@ def corpus_or_stop() -> Corpus:
 class EngineLoader:
     """Loads the index and the model in a background thread, once per server."""
 
-    def __init__(self, corpus: Corpus, embedder: Embedder) -> None:
+    def __init__(self, corpus: Corpus, embedder: TextEmbedder) -> None:
         self.corpus = corpus
         self.embedder = embedder
         self.engine: SearchEngine | None = None
@@ -95,27 +95,36 @@ class EngineLoader:
 
 
 @st.cache_resource(show_spinner=False)
-def _engine_loader(hash_key: str) -> EngineLoader:
+def _engine_loader(hash_key: str, embedder_name: str) -> EngineLoader:
     return EngineLoader(_corpus(hash_key), shared_embedder()).start()
 
 
 @st.cache_resource(show_spinner=False)
-def shared_embedder() -> Embedder:
+def _embedder(name: str) -> TextEmbedder:
+    return default_embedder()
+
+
+def shared_embedder() -> TextEmbedder:
     """One model per server, shared by every engine (a new import makes a new engine, not a new model)."""
-    return Embedder()
+    return _embedder(default_embedder().name)
+
+
+def _loader() -> EngineLoader:
+    """The server's loader for the current data and embedder (started on first use)."""
+    return _engine_loader(_data_key(), shared_embedder().name)
 
 
 def start_engine_loading() -> None:
     """Start loading the search engine in the background (cheap after the first call)."""
     try:
-        _engine_loader(_data_key())
+        _loader()
     except MlsdError:
         pass  # the page itself reports a data error
 
 
 def engine_or_stop(need_model: bool = False) -> SearchEngine:
     """The search engine; waits (with a spinner) while it loads; an error message if it failed."""
-    loader = _engine_loader(_data_key())
+    loader = _loader()
     event = loader.model_ready if need_model else loader.ready
     if not event.is_set():
         label = "Loading the search model (first search after start-up)…" if need_model else "Loading the search index…"
