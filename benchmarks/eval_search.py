@@ -52,8 +52,9 @@ Metrics (k = 10, computed here, no library):
              97.5th percentiles of the resampled mean nDCG@k.
   paired     hybrid minus the better single mode (by the set's mean nDCG@k), per query, with
              the same bootstrap CI of the mean difference.
-  judged@k   share of the top k that carries a judgment (a label, or `not_relevant`): low
-             values mean the labels say little about what that mode returns.
+  judged@k   share of the returned top k (keyword mode may return fewer) that carries a
+             judgment (a label, or `not_relevant`): low values mean the labels say little
+             about what that mode returns.
 """
 
 from __future__ import annotations
@@ -745,8 +746,9 @@ def run_set(qs: QuerySet, libraries: Libraries, k: int, fusion: list[str] | None
         for mode in MODES:
             ranked = [h.id for h in engine.search(q["query"], k=k, mode=mode)]
             row["top"][mode] = ranked
+            top = ranked[:k]  # keyword mode may return fewer than k
             row["metrics"][mode] = {**score(ranked, q["relevant"], k),
-                                    "judged": sum(i in q["judged"] for i in ranked[:k]) / k}
+                                    "judged": sum(i in q["judged"] for i in top) / len(top) if top else 1.0}
         if fusion:
             pool = max(50, 3 * k)  # the pools the engine's hybrid mode fuses
             words = engine.tokenizer.words(q["query"])
