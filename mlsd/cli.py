@@ -122,10 +122,11 @@ def build_index_command(force: bool) -> None:
     )
 
 
-def _filters(types, companies, kinds, topics, steps, year_min, year_max):
+def _filters(types, companies, kinds, topics, steps, year_min, year_max, hide_undated):
     from .search import Filters
 
-    return Filters(list(types), list(companies), list(kinds), list(topics), list(steps), year_min, year_max)
+    return Filters(list(types), list(companies), list(kinds), list(topics), list(steps), year_min, year_max,
+                   undated=not hide_undated)
 
 
 def _print_hits(hits, as_json: bool, query: str | None = None) -> None:
@@ -136,10 +137,14 @@ def _print_hits(hits, as_json: bool, query: str | None = None) -> None:
     if not hits:
         click.echo("No results.")
         return
+    if hits[0].match == "weak":
+        click.echo("Nothing in your library is about this; the closest items are below. "
+                   "Import a list (mlsd import) to search more.")
     for n, h in enumerate(hits, start=1):
         meta = " · ".join(x for x in (h.type, h.company, h.kind, str(h.year) if h.year else None) if x)
         why = ", ".join(h.matched_terms) if h.matched_terms else "semantic"
-        click.echo(f"{n:>2}. {h.title}  [{meta}]  score {h.score:.3f}  ({why})")
+        match = f"{h.match} match {h.strength:.2f}" if h.strength is not None else f"similarity {h.score:.3f}"
+        click.echo(f"{n:>2}. {h.title}  [{meta}]  {match}  ({why})")
         click.echo(f"    {h.id}" + (f"  {h.url}" if h.url else ""))
 
 
@@ -151,6 +156,7 @@ FILTER_OPTIONS = [
     click.option("--step", "steps", multiple=True, help="Flow step id (repeatable)."),
     click.option("--year-min", type=int, default=None, help="Earliest year."),
     click.option("--year-max", type=int, default=None, help="Latest year."),
+    click.option("--hide-undated", is_flag=True, help="With a year range: leave out items without a year."),
 ]
 
 
@@ -167,7 +173,7 @@ def _with_filters(func):
 @_with_filters
 @click.option("--batch", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="File with one query per line.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per line with --batch).")
-def search(query, k, mode, types, companies, kinds, topics, steps, year_min, year_max, batch, as_json) -> None:
+def search(query, k, mode, types, companies, kinds, topics, steps, year_min, year_max, hide_undated, batch, as_json) -> None:
     """Search topics, flow steps, questions and case studies.
 
     Example: mlsd search "how does netflix pick artwork" --company Netflix --k 5
@@ -175,7 +181,7 @@ def search(query, k, mode, types, companies, kinds, topics, steps, year_min, yea
     if (query is None) == (batch is None):
         raise click.UsageError("Give either a QUERY or --batch FILE.")
     engine = _engine(quiet=as_json)
-    filters = _filters(types, companies, kinds, topics, steps, year_min, year_max)
+    filters = _filters(types, companies, kinds, topics, steps, year_min, year_max, hide_undated)
     if batch is None:
         queries = [query]
     else:
@@ -196,13 +202,13 @@ def search(query, k, mode, types, companies, kinds, topics, steps, year_min, yea
 @click.option("--k", default=10, show_default=True, type=click.IntRange(1, 1000), help="Number of results.")
 @_with_filters
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def related(item_id, k, types, companies, kinds, topics, steps, year_min, year_max, as_json) -> None:
+def related(item_id, k, types, companies, kinds, topics, steps, year_min, year_max, hide_undated, as_json) -> None:
     """Items nearest to ITEM_ID (a topic, step, question or resource id).
 
     Example: mlsd related cold-start --type resource --k 5
     """
     engine = _engine(quiet=as_json)
-    hits = engine.related(item_id, k=k, filters=_filters(types, companies, kinds, topics, steps, year_min, year_max))
+    hits = engine.related(item_id, k=k, filters=_filters(types, companies, kinds, topics, steps, year_min, year_max, hide_undated))
     _print_hits(hits, as_json)
 
 

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections.abc import Callable, Hashable, Sequence
@@ -32,6 +33,7 @@ from .embed import TextEmbedder, default_embedder
 from .errors import QueryError
 from .index import LoadedIndex, open_index
 from .model import ITEM_TYPES, KIND_LABELS, KINDS, MODES, Corpus, Item
+from .strength import level, strength
 
 RRF_K = 60
 KEYWORD_GATE = 2 / 3  # share of the query's distinct content words a keyword hit must contain
@@ -94,7 +96,9 @@ class Filters:
         kinds: resource kinds (talk-video, or its label "Talk video").
         topics: topic ids; an item matches when it belongs to the topic or its subtree.
         steps: flow step ids; an item matches when it relates to one of them.
-        year_min, year_max: inclusive year range; items without a year are left out.
+        year_min, year_max: inclusive year range for items that have a year.
+        undated: keep items without a year (topics, steps, questions, undated case studies)
+            when a year range is given; False leaves them out.
         exclude_ids: item ids to leave out (e.g. resources already read).
         only_ids: when not None, only these item ids (e.g. bookmarked resources); unknown
             ids are ignored, since they may name resources of a removed list.
@@ -107,6 +111,7 @@ class Filters:
     steps: Sequence[str] = ()
     year_min: int | None = None
     year_max: int | None = None
+    undated: bool = True
     exclude_ids: Sequence[str] = ()
     only_ids: Sequence[str] | None = None
 
@@ -129,12 +134,14 @@ class Hit:
     year: int | None
     summary: str
     path: str
-    score: float
+    score: float  # the ranking score (rank fusion in hybrid, cosine in semantic, BM25 in keyword)
     semantic_score: float | None = None
     keyword_score: float | None = None
     matched_terms: list[str] = field(default_factory=list)
     signals: list[str] = field(default_factory=list)
     source: str = "bundled"
+    strength: float | None = None  # match strength 0..1 (mlsd.strength); None for related items
+    match: str | None = None  # "strong", "fair" or "weak"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -170,6 +177,12 @@ class SearchEngine:
         self.tokenizer = Tokenizer()
         tokens = [self.tokenizer(item.embedding_text()) for item in self.items]
         self._doc_stems = [set(t) for t in tokens]
+        self._title_stems = [set(self.tokenizer(item.title)) for item in self.items]
+        document_frequency: dict[str, int] = {}
+        for stems in self._doc_stems:
+            for stem in stems:
+                document_frequency[stem] = document_frequency.get(stem, 0) + 1
+        self._document_frequency = document_frequency
         self._bm25 = bm25s.BM25()
         self._bm25.index([t or [""] for t in tokens], show_progress=False)
         # Columns for vectorized filtering.
@@ -221,7 +234,8 @@ class SearchEngine:
             if value is not None and (not isinstance(value, (int, np.integer)) or isinstance(value, bool)):
                 raise QueryError(f"{name} must be a whole year, got {value!r}.")
         return Filters(types, companies, kinds, list(filters.topics), list(filters.steps), filters.year_min, filters.year_max,
-                       list(filters.exclude_ids), None if filters.only_ids is None else list(filters.only_ids))
+                       filters.undated, list(filters.exclude_ids),
+                       None if filters.only_ids is None else list(filters.only_ids))
 
     def _mask(self, filters: Filters | None) -> np.ndarray | None:
         if filters is None:
@@ -244,10 +258,11 @@ class SearchEngine:
             for step in filters.steps:
                 wanted[self._by_step.get(step, [])] = True
             mask &= wanted
-        if filters.year_min is not None:
-            mask &= self._years >= filters.year_min  # NaN compares False: no year, no match
-        if filters.year_max is not None:
-            mask &= self._years <= filters.year_max
+        if filters.year_min is not None or filters.year_max is not None:
+            low = -np.inf if filters.year_min is None else filters.year_min
+            high = np.inf if filters.year_max is None else filters.year_max
+            in_range = (self._years >= low) & (self._years <= high)  # NaN compares False
+            mask &= in_range | np.isnan(self._years) if filters.undated else in_range
         if filters.exclude_ids:
             mask[[self.position[i] for i in filters.exclude_ids if i in self.position]] = False
         if filters.only_ids is not None:
@@ -326,8 +341,10 @@ class SearchEngine:
         stems = self.tokenizer.stems(words)
         semantic: list[tuple[int, float]] = []
         keyword: list[tuple[int, float]] = []
-        if mode in ("hybrid", "semantic"):
-            semantic = self._semantic(self.embedder.encode_query(query), pool, mask)
+        query_vector = self.embedder.encode_query(query) if mode in ("hybrid", "semantic") else None
+        if query_vector is not None:
+            semantic = self._semantic(query_vector, pool, mask)
+        best_cosine = semantic[0][1] if semantic else None
         if mode in ("hybrid", "keyword"):
             keyword = self._keyword(stems, pool, mask)
         if mode == "hybrid":
@@ -351,8 +368,37 @@ class SearchEngine:
                 signals.append("semantic")
             if i in kw_rank and matched:
                 signals.append("keyword")
-            hits.append(self._hit(i, score, sem_score.get(i), kw_score.get(i), matched, signals))
+            hit = self._hit(i, score, sem_score.get(i), kw_score.get(i), matched, signals)
+            hit.strength = round(strength(*self._features(i, query_vector, stems, best_cosine)), 4)
+            hit.match = level(hit.strength)
+            hits.append(hit)
         return hits
+
+    def _features(self, position: int, query_vector: np.ndarray | None, stems: list[str],
+                  best_cosine: float | None) -> tuple[float | None, float, float, float | None]:
+        """(cosine, IDF-weighted coverage, title coverage, gap to the best cosine) of one item for a
+        query (see mlsd.strength); the cosine and the gap are None without a query vector."""
+        cosine = None if query_vector is None else float(self.index.vectors[position] @ query_vector[0])
+        gap = None if cosine is None or best_cosine is None else min(0.0, cosine - best_cosine)
+        wanted = set(stems)
+        if not wanted:
+            return cosine, 0.0, 0.0, gap
+        total = len(self.items)
+        idf = {s: math.log((total - self._document_frequency.get(s, 0) + 0.5) / (self._document_frequency.get(s, 0) + 0.5) + 1)
+               for s in wanted}
+        doc = self._doc_stems[position]
+        coverage = sum(v for s, v in idf.items() if s in doc) / sum(idf.values())
+        title_coverage = len(wanted & self._title_stems[position]) / len(wanted)
+        return cosine, coverage, title_coverage, gap
+
+    def match_features(self, query: str, item_ids: Sequence[str],
+                       semantic: bool = True) -> list[tuple[float | None, float, float, float | None]]:
+        """The match-strength features of items for an unfiltered query, for calibration
+        (``benchmarks/calibrate_strength.py``)."""
+        stems = self.tokenizer(query)
+        query_vector = self.embedder.encode_query(query) if semantic else None
+        best = self.index.search(query_vector, 1)[0][1] if query_vector is not None and self.items else None
+        return [self._features(self.position[i], query_vector, stems, best) for i in item_ids]
 
     def related(self, item_id: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
         """The k items nearest to an item by embedding, the item itself left out.

@@ -53,7 +53,7 @@ write_to_url("flow", URL_PARAMS, {"step": step.id})
 
 left, right = st.columns([3, 2], gap="large")
 with left:
-    st.header(f"{step.number}. {step.name}")
+    st.header(f"{step.number}. {md_escape(step.name)}")
     st.markdown(md_escape(step.description))
     st.subheader("Checklist")
     lines = [f"{'    ' * depth}- {md_escape(text)}" for depth, text in step.checklist_lines()]
@@ -62,7 +62,9 @@ with left:
     if questions:
         st.subheader("Sample questions that exercise this step")
         for q in questions:
-            st.markdown(f"- **{md_escape(q.title)}**: {md_escape(q.prompt)}")
+            st.page_link("pages/practice.py", label=f"**{md_escape(q.title)}**", query_params={"question": q.id},
+                         icon=":material/timer:", help="Practise this question against the clock")
+            st.caption(md_escape(q.prompt))
 with right:
     engine = engine_or_stop()
     st.subheader("Case studies")

@@ -46,7 +46,11 @@ with left:
     )
     fig.update_traces(hovertemplate="<b>%{label}</b><br>%{customdata[0]}<extra></extra>")
     tidy_chart(fig, height=520).update_layout(coloraxis_showscale=False)
-    st.plotly_chart(fig, key="home_sunburst")
+    event = st.plotly_chart(fig, key="home_sunburst", on_select="rerun", selection_mode="points")
+    points = (event.selection or {}).get("points", []) if event else []
+    clicked = points[0].get("id") if points else None
+    if clicked in corpus.topic_by_id:  # a click on a segment opens that topic
+        st.switch_page("pages/topics.py", query_params={"topic": clicked})
 with right:
     st.subheader("Where to start")
     st.markdown(
@@ -54,7 +58,7 @@ with right:
         "the material that matters for each:"
     )
     for step in corpus.steps:
-        st.page_link("pages/flow.py", label=f"{step.number}. {step.name}", query_params={"step": step.id})
+        st.page_link("pages/flow.py", label=f"{step.number}. {md_escape(step.name)}", query_params={"step": step.id})
     st.markdown(" ")
     st.page_link("pages/companies.py", label="Company case studies", icon=":material/domain:")
     st.page_link("pages/topics.py", label="Browse the topic tree", icon=":material/account_tree:")

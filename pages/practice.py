@@ -16,6 +16,7 @@ from mlsd.search import Filters
 from mlsd.views import mmss, session_markdown
 from ui.render import CHART_MARGIN, guarded_save, md_escape, render_hit_list
 from ui.state import corpus_or_stop, engine_or_stop, reading_state
+from ui.urlstate import UrlParam, notice_ignored, sync_from_url, write_to_url
 from ui.widgets import autosave_notes, countdown
 
 OWN = "__own__"
@@ -52,10 +53,14 @@ def start_view() -> None:
     st.markdown("Rehearse the interview against the clock: pick a question, then work through the seven steps, "
                 "writing what you would say. Notes are saved as you type; the time spent on each step is "
                 "compared with its budget when you finish.")
+    options = [q.id for q in corpus.questions] + [OWN]
+    specs = {"question": UrlParam(options, default=options[0])}  # /practice?question=q-feature-store
+    notice_ignored(sync_from_url("practice", specs))
     left, right = st.columns([3, 2], gap="large")
     with left:
-        choice = st.selectbox("Question", [q.id for q in corpus.questions] + [OWN], key="practice_question",
+        choice = st.selectbox("Question", options, key="question",
                               format_func=lambda q: "Your own question…" if q == OWN else question_by_id[q].title)
+        write_to_url("practice", specs, {"question": choice})
         if choice == OWN:
             text = st.text_area("Your question", key="practice_own", max_chars=2000,
                                 placeholder="e.g. Design a system that recommends jobs to people on a professional network")
@@ -71,6 +76,8 @@ def start_view() -> None:
                 st.error(str(exc), icon=":material/error:")
             else:
                 st.session_state.setdefault("_practice_opened", set()).add(sid)
+                if "question" in st.query_params:
+                    del st.query_params["question"]
                 st.query_params["session"] = str(sid)
                 st.rerun()
     with right:
@@ -117,7 +124,7 @@ def summary_view(sess) -> None:
     now = time.time()
     used = sess.elapsed(now)
     over = [s for s in steps if sess.spent(s.id, now) > budgets[s.id] + 1]
-    st.subheader(f"Summary: {sess.question}")
+    st.subheader(f"Summary: {md_escape(sess.question)}")
     c1, c2, c3 = st.columns(3)
     c1.metric("Time used", f"{mmss(used)} of {sess.minutes}:00",
               help="Over time" if used > sess.minutes * 60 else "Within the interview's length")
@@ -142,7 +149,7 @@ def summary_view(sess) -> None:
     st.subheader("Your notes")
     for step in steps:
         spent, budget = sess.spent(step.id, now), budgets[step.id]
-        with st.expander(f"{step.number}. {step.name} · {mmss(spent)} of {mmss(budget)}", expanded=True):
+        with st.expander(f"{step.number}. {md_escape(step.name)} · {mmss(spent)} of {mmss(budget)}", expanded=True):
             note = sess.note(step.id).strip()
             if note:
                 st.text(note)
@@ -181,12 +188,12 @@ def session_view(sess) -> None:
         for s in steps:
             spent, budget = sess.spent(s.id, now), budgets[s.id]
             flag = " ⚠" if spent > budget else (" ✓" if sess.note(s.id).strip() else "")
-            st.button(f"{s.number}. {s.name}  \n{mmss(spent)} of {mmss(budget)}{flag}", key=f"go_{s.id}",
+            st.button(f"{s.number}. {md_escape(s.name)}  \n{mmss(spent)} of {mmss(budget)}{flag}", key=f"go_{s.id}",
                       width="stretch", type="primary" if s.id == current else "secondary",
                       on_click=guarded_save, args=(store.move_to, sess.id, s.id))
         st.caption("⚠ over its time budget · ✓ has notes")
     with main:
-        st.subheader(f"Step {step.number} of {len(steps)}: {step.name}")
+        st.subheader(f"Step {step.number} of {len(steps)}: {md_escape(step.name)}")
         st.markdown(md_escape(step.description))
         st.markdown("**Checklist**")
         st.markdown(checklist_markdown(step))
@@ -217,7 +224,7 @@ def session_view(sess) -> None:
             topics = engine.search(query, k=3, filters=Filters(types=["topic"]))
             cases = engine.search(query, k=4, filters=Filters(types=["resource"]))
         except MlsdError as exc:
-            st.warning(f"Related material is unavailable: {exc}", icon=":material/warning:")
+            st.warning(f"Related material is unavailable: {md_escape(str(exc))}", icon=":material/warning:")
             return
         t, c = st.columns(2)
         with t:
@@ -232,11 +239,14 @@ param = st.query_params.get("session")
 if not param:
     start_view()
     st.stop()
+MAX_SESSION_ID = 2**63 - 1  # SQLite's largest integer
 try:
+    if not (param.isdigit() and 0 < int(param) <= MAX_SESSION_ID):
+        raise ValueError(param)
     session = load_session(int(param))
 except (ValueError, ProgressError) as exc:
-    detail = str(exc) if isinstance(exc, ProgressError) else f"'{param}' is not a session number."
-    st.info(f"{detail} Start a new session or open a past one below.", icon=":material/info:")
+    detail = str(exc) if isinstance(exc, ProgressError) else f"“{param[:40]}” is not a session number."
+    st.info(f"{md_escape(detail)} Start a new session or open a past one below.", icon=":material/info:")
     del st.query_params["session"]
     start_view()
     st.stop()

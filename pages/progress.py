@@ -21,7 +21,7 @@ if store is None:
                 "stays next to it with `.damaged-<date>` added to its name.")
     if st.button("Move the damaged file aside", key="progress_quarantine", icon=":material/healing:"):
         moved = ProgressStore(paths.progress_path()).quarantine()
-        st.success(f"Moved to {moved}. Reload the page." if moved else "There was no file to move.")
+        st.success(f"Moved to {md_escape(str(moved))}. Reload the page." if moved else "There was no file to move.")
     st.stop()
 
 restored = st.session_state.pop("_restored_message", None)
@@ -82,7 +82,7 @@ for tab, rows, empty in ((tab_bookmarked, frame[frame["bookmarked"]], "No bookma
             st.markdown(line)
 
 st.subheader("Back up and restore")
-st.caption(f"Everything lives in `{store.path}`. The same backup works with `mlsd progress export` / `import`.")
+st.caption(f"Everything lives in {md_escape(str(store.path))}. The same backup works with `mlsd progress export` / `import`.")
 b1, b2 = st.columns(2)
 try:
     backup = json.dumps(export_data(store), indent=2, ensure_ascii=False).encode("utf-8")
@@ -96,7 +96,7 @@ if upload is not None and st.session_state.get("_restored") != upload.file_id:
     try:
         counts = import_data(store, json.loads(upload.getvalue().decode("utf-8")), origin=upload.name)
     except (ProgressError, ValueError) as exc:
-        b2.error(f"Not restored: {exc}", icon=":material/error:")
+        b2.error(f"Not restored: {md_escape(str(exc))}", icon=":material/error:")
     else:
         st.session_state["_restored"] = upload.file_id
         st.session_state["_restored_message"] = (f"Restored from {upload.name}: {counts['reading']} case studies and "

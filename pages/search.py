@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from mlsd.errors import QueryError
 from mlsd.linkstore import LinkStore
@@ -15,13 +16,10 @@ from mlsd.search import Filters, Hit, SearchEngine
 from mlsd.views import read_ids
 from ui.render import (
     SHOW_CHOICES,
-    TYPE_ICONS,
     TYPE_LABELS,
     highlight,
-    link_badge,
+    item_title,
     md_escape,
-    md_link,
-    meta_line,
     reading_controls,
     render_hit_list,
 )
@@ -57,7 +55,29 @@ def url_params(corpus: Corpus) -> dict[str, UrlParam]:
         "step": UrlParam([s.id for s in corpus.steps], multi=True, default=[]),
         "topic": UrlParam([t.id for t in corpus.topics], multi=True, default=[]),
         "show": UrlParam(list(SHOW_CHOICES), default="all"),
+        "years": UrlParam(None, default=year_bounds(corpus), parse=lambda t: parse_years(t, year_bounds(corpus)),
+                          format=lambda v: f"{v[0]}-{v[1]}"),
+        "undated": UrlParam([True, False], default=False, parse=parse_hide, format=lambda v: "hide"),
     }
+
+
+def year_bounds(corpus: Corpus) -> tuple[int, int]:
+    years = [r.year for r in corpus.resources if r.year]
+    return (min(years), max(years)) if years else (1990, 1990)
+
+
+def parse_hide(text: str) -> bool:
+    if text != "hide":
+        raise ValueError(text)
+    return True
+
+
+def parse_years(text: str, bounds: tuple[int, int]) -> tuple[int, int]:
+    """A year range as the URL carries it, ``2015-2020``, kept within the library's years."""
+    low, _, high = text.partition("-")
+    if not (low.strip().isdigit() and high.strip().isdigit() and int(low) <= int(high)):
+        raise ValueError(text)
+    return max(bounds[0], min(int(low), bounds[1])), min(bounds[1], max(int(high), bounds[0]))
 
 
 def request_form(corpus: Corpus) -> Request:
@@ -81,11 +101,7 @@ def request_form(corpus: Corpus) -> Request:
         c1, c2 = st.columns([2, 1])
         topics = c1.multiselect("Topic (with its subtopics)", [t.id for t in corpus.topics], key="topic",
                                 format_func=lambda t: " > ".join(p.name for p in corpus.topic_path(t)))
-        years_known = sorted(r.year for r in corpus.resources if r.year)
-        year_range = None
-        if years_known and c2.toggle("Filter by year", key="use_years"):
-            year_range = c2.slider("Years", years_known[0], years_known[-1], (years_known[0], years_known[-1]),
-                                   key="years")
+        year_range, hide_undated = year_filter(corpus, c2)
         c1, c2 = st.columns([2, 1])
         show = c1.segmented_control("Case studies", list(SHOW_CHOICES), key="show", format_func=SHOW_CHOICES.get,
                                     required=True,
@@ -94,17 +110,33 @@ def request_form(corpus: Corpus) -> Request:
         hide_dead = c2.toggle("Hide dead links", key="hide_dead",
                               help="Links found dead (404/410) by the last link check")
     write_to_url("search", specs, {"q": query.strip(), "mode": mode, "k": k, "type": types, "company": companies,
-                                   "kind": kinds, "step": steps, "topic": topics, "show": show})
+                                   "kind": kinds, "step": steps, "topic": topics, "show": show,
+                                   "years": year_range or year_bounds(corpus), "undated": hide_undated})
     active = [f"{len(v)} {name}" if len(v) > 1 else f"{name}: {TYPE_LABELS.get(v[0], v[0]) if name == 'type' else v[0]}"
               for name, v in (("type", types), ("company", companies), ("kind", kinds), ("step", steps),
                               ("topic", topics)) if v]
     if year_range:
-        active.append(f"years {year_range[0]}–{year_range[1]}")
+        active.append(f"years {year_range[0]}–{year_range[1]}" + (", dated items only" if hide_undated else ""))
     if show != "all":
         active.append(SHOW_CHOICES[show].lower())
     filters = Filters(types=types, companies=companies, kinds=kinds, topics=topics, steps=steps,
-                      year_min=year_range[0] if year_range else None, year_max=year_range[1] if year_range else None)
+                      year_min=year_range[0] if year_range else None, year_max=year_range[1] if year_range else None,
+                      undated=not hide_undated)
     return Request(query, mode, int(k), filters, show, hide_dead, active)
+
+
+def year_filter(corpus: Corpus, column: DeltaGenerator) -> tuple[tuple[int, int] | None, bool]:
+    """The year range (None when it spans every year, i.e. no filter) and whether to hide items
+    without a year. Undated items (topics, steps, questions, undated case studies) stay unless
+    the user hides them."""
+    bounds = year_bounds(corpus)
+    if bounds[0] == bounds[1]:
+        return None, False
+    low, high = column.slider("Years", *bounds, key="years")
+    hide = column.checkbox("Hide items without a year", key="undated",
+                           help="Topics, flow steps, questions and case studies with no known year")
+    full = (low, high) == bounds
+    return (None if full and not hide else (low, high)), hide
 
 
 def examples() -> None:
@@ -118,10 +150,11 @@ def hit_card(n: int, hit: Hit, engine: SearchEngine, request: Request, links: Li
     """One result: title, meta line, score, summary with the matched words, why, related case studies."""
     with st.container(border=True, key=f"hit_{n}"):
         head = st.columns([6, 1])
-        badge = link_badge(hit.url, links.status_of(hit.url)) if hit.url else ""
-        head[0].markdown(f"{TYPE_ICONS.get(hit.type, '')} **{md_link(hit.title, hit.url)}**  \n"
-                         f":gray[{md_escape(meta_line(hit))}] {badge}")
-        head[1].markdown(f":gray[score {hit.score:.3f}]")
+        with head[0]:
+            item_title(hit, links)
+        head[1].markdown(MATCH_BADGES.get(hit.match or "", ""),
+                         help=f"Match strength {hit.strength:.2f}: how likely this is what you asked for, from "
+                              "its meaning and the words it shares with your query" if hit.strength is not None else None)
         summary = hit.summary if len(hit.summary) <= 400 else hit.summary[:400].rsplit(" ", 1)[0] + "…"
         st.markdown(highlight(summary, engine.tokenizer.spans(summary, hit.matched_terms)))
         if hit.matched_terms:
@@ -134,11 +167,15 @@ def hit_card(n: int, hit: Hit, engine: SearchEngine, request: Request, links: Li
         reading_controls(store, hit, reading, "search")
         # The best match being a topic ("cold start") means the user wants the case studies
         # about it: show them open, the others folded.
-        with st.expander("Related case studies", expanded=n == 1 and hit.type == "topic"):
+        with st.expander("Related case studies", expanded=n == 1 and hit.type == "topic" and hit.match != "weak"):
             related = engine.related(hit.id, k=5, filters=Filters(types=["resource"],
                                                                   exclude_ids=request.filters.exclude_ids,
                                                                   only_ids=request.filters.only_ids))
             render_hit_list(related, links=links, store=store, reading=reading, key=f"related{n}")
+
+
+MATCH_BADGES = {"strong": ":green-badge[strong match]", "fair": ":blue-badge[related]",
+                "weak": ":gray-badge[weak match]"}
 
 
 def results(corpus: Corpus, request: Request) -> None:
@@ -161,8 +198,15 @@ def results(corpus: Corpus, request: Request) -> None:
         st.info(f"No results for “{md_escape(request.query.strip())}”{scope}. Try fewer filters, other words, or the "
                 "semantic mode, which finds items by meaning even when no word matches.", icon=":material/search_off:")
         return
+    if hits[0].match == "weak":
+        st.info(f"Nothing in your library is about “{md_escape(request.query.strip())}”. The closest items are "
+                "below, marked as weak matches. To search more material, import a curated list of case studies.",
+                icon=":material/search_off:")
+        st.page_link("pages/library.py", label="Import a list on the Library page", icon=":material/library_add:")
     top = st.columns([4, 1], vertical_alignment="center")
-    top[0].caption(f"{len(hits)} results · {request.mode} search")
+    strong = sum(1 for h in hits if h.match == "strong")
+    top[0].caption(f"{len(hits)} results · {request.mode} search · {strong} strong "
+                   f"{'match' if strong == 1 else 'matches'}")
     frame = pd.DataFrame([{**h.to_dict(), "matched_terms": " ".join(h.matched_terms), "signals": " ".join(h.signals)}
                           for h in hits])
     top[1].download_button("Export CSV", frame.to_csv(index=False).encode("utf-8"), file_name="mlsd-search.csv",

@@ -31,7 +31,15 @@ with left:
                      color="depth", color_continuous_scale="Blues", maxdepth=3)
     fig.update_traces(hovertemplate="<b>%{label}</b><br>%{customdata[1]}<extra></extra>")
     tidy_chart(fig, height=560).update_layout(coloraxis_showscale=False)
-    st.plotly_chart(fig, key="topics_tree")
+    event = st.plotly_chart(fig, key="topics_tree", on_select="rerun", selection_mode="points")
+    # A click on a segment selects that topic (only a new click, so the picker still works).
+    points = (event.selection or {}).get("points", []) if event else []
+    clicked = points[0].get("id") or (points[0].get("customdata") or [None])[0] if points else None
+    if clicked in corpus.topic_by_id and clicked != st.session_state.get("topics_last_click"):
+        st.session_state["topics_last_click"] = clicked
+        st.query_params["topic"] = clicked
+        st.rerun()
+    st.session_state["topics_last_click"] = clicked
 
 with right:
     if topic_id is None:
@@ -41,7 +49,7 @@ with right:
     topic = corpus.topic_by_id[topic_id]
     path = corpus.topic_path(topic_id)
     st.caption(" › ".join(md_escape(p.name) for p in path))
-    st.header(topic.name)
+    st.header(md_escape(topic.name))
     st.markdown(md_escape(topic.description))
     for note in topic.notes:
         st.caption(f"Note: {md_escape(note)}")
@@ -49,10 +57,10 @@ with right:
     if children:
         st.subheader("Subtopics")
         for child in children:
-            st.page_link("pages/topics.py", label=child.name, query_params={"topic": child.id},
+            st.page_link("pages/topics.py", label=md_escape(child.name), query_params={"topic": child.id},
                          icon=":material/subdirectory_arrow_right:")
     if topic.parent:
-        st.page_link("pages/topics.py", label=f"Up to {corpus.topic_by_id[topic.parent].name}",
+        st.page_link("pages/topics.py", label=f"Up to {md_escape(corpus.topic_by_id[topic.parent].name)}",
                      query_params={"topic": topic.parent}, icon=":material/arrow_upward:")
     engine = engine_or_stop()
     st.subheader("Related case studies")
@@ -65,4 +73,5 @@ with right:
     if questions:
         st.subheader("Sample questions")
         for q in questions:
-            st.markdown(f"- {md_escape(q.title)}")
+            st.page_link("pages/practice.py", label=md_escape(q.title), query_params={"question": q.id},
+                         icon=":material/timer:", help="Practise this question against the clock")

@@ -34,6 +34,7 @@ def texts(at: AppTest) -> str:
     parts = []
     for kind in ("markdown", "caption", "header", "subheader", "title", "info", "error"):
         parts.extend(unescape(str(e.value)) for e in getattr(at, kind))
+    parts.extend(unescape(link.proto.label) for link in at.get("page_link"))
     return "\n".join(parts)
 
 
@@ -295,3 +296,61 @@ def test_a_damaged_progress_database_is_a_message_and_search_still_works(progres
     assert any("damaged" in str(w.value) for w in at.warning)
     practice = open_page("pages/practice.py")
     assert not practice.exception and "cannot be used right now" in texts(practice)
+
+
+# -- results a user can trust (issue 11) -------------------------------------------------------------
+def test_an_off_topic_query_says_nothing_fits_and_marks_results_weak(engine):
+    at = open_page("pages/search.py", q="banana bread recipe")
+    assert not at.exception
+    notice = " ".join(unescape(str(i.value)) for i in at.info)
+    assert "Nothing in your library is about “banana bread recipe”" in notice
+    badges = [str(m.value) for m in at.markdown if "match]" in str(m.value) or "related]" in str(m.value)]
+    assert badges and all("weak match" in b for b in badges), badges
+    assert any(link.proto.page.endswith("library") for link in at.get("page_link"))
+
+
+def test_an_on_topic_query_shows_a_strong_match_and_no_notice(engine):
+    at = open_page("pages/search.py", q="cold start")
+    assert not any("Nothing in your library" in str(i.value) for i in at.info)
+    badges = [str(m.value) for m in at.markdown if "match]" in str(m.value) or "related]" in str(m.value)]
+    assert badges[0] == ":green-badge[strong match]"
+
+
+def test_a_year_range_keeps_undated_items_and_lives_in_the_url(pages_home):
+    at = open_page("pages/search.py", q="recommendation", company="Netflix", years="1990-2030")
+    assert not at.exception
+    assert at.slider(key="years").value == (min(r.year for r in load_bundled().resources if r.year),
+                                            max(r.year for r in load_bundled().resources if r.year))
+    lines = hit_meta_lines(at)
+    assert lines and all("Netflix" in line for line in lines)
+    assert any(not re.search(r"(19|20)\d\d", line) for line in lines), "Netflix items without a year are kept"
+    at.checkbox(key="undated").check().run()
+    assert at.query_params["undated"] in ("hide", ["hide"])
+    assert all(re.search(r"(19|20)\d\d", line) for line in hit_meta_lines(at))
+    at.slider(key="years").set_value((2015, 2017)).run()
+    assert at.query_params["years"] in ("2015-2017", ["2015-2017"])
+
+
+def load_bundled():
+    from mlsd.corpus import load_corpus
+
+    return load_corpus()
+
+
+def test_topics_steps_and_questions_in_results_open_their_views(pages_home):
+    at = open_page("pages/search.py", q="cold start", k="20")
+    links = {(link.proto.page, link.proto.label) for link in at.get("page_link")}
+    assert any(page.endswith("topics") and "Cold start problem" in label for page, label in links), links
+    at = open_page("pages/topics.py", topic="cold-start")
+    pages = {link.proto.page for link in at.get("page_link")}
+    assert any(p.endswith("practice") for p in pages), "sample questions link to practice"
+    assert any(p.endswith("flow") for p in pages), "related flow steps link to the flow"
+
+
+def test_practice_takes_a_question_from_the_url_and_survives_absurd_session_numbers(progress_home):
+    at = open_page("pages/practice.py", question="q-feature-store")
+    assert not at.exception
+    assert at.selectbox(key="question").value == "q-feature-store"
+    at = open_page("pages/practice.py", session="99999999999999999999999")
+    assert not at.exception
+    assert any("is not a session number" in unescape(str(i.value)) for i in at.info)

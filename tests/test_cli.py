@@ -188,10 +188,20 @@ def test_search_text(engine):
     result = run("search", "cold start", "--k", "2", "--mode", "keyword", "--type", "topic")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].startswith(" 1. Cold start problem  [topic]  score ")
+    assert lines[0].startswith(" 1. Cold start problem  [topic]  strong match ")
     assert lines[0].endswith("(cold, start)")
     assert lines[1] == "    cold-start"
     assert len(lines) == 4
+
+
+def test_an_off_topic_search_says_nothing_in_the_library_is_about_it(engine):
+    result = run("search", "banana bread recipe", "--k", "3")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Nothing in your library is about this; the closest items are below.")
+    assert all("weak match" in line for line in lines[1::2]), lines
+    payload = json.loads(run("search", "banana bread recipe", "--k", "3", "--json").stdout)
+    assert all(h["match"] == "weak" and 0 <= h["strength"] < 0.2 for h in payload["hits"])
 
 
 @pytest.mark.slow
@@ -213,7 +223,7 @@ def test_search_batch_json(engine, tmp_path):
 @pytest.mark.slow
 def test_search_with_filters_as_json(engine):
     result = run("search", "recommendation", "--json", "--k", "50", "--company", "Meta", "--kind", "blog-post",
-                 "--year-min", "2015")
+                 "--year-min", "2015", "--hide-undated")
     assert result.exit_code == 0, result.output
     hits = json.loads(result.stdout)["hits"]
     assert hits

@@ -157,17 +157,27 @@ def test_step_filter(engine, corpus):
     assert {"step", "resource", "question"} <= {h.type for h in hits}
 
 
-def test_year_range_excludes_items_without_year(engine, corpus):
+def test_year_range_keeps_undated_items_unless_asked_to_hide_them(engine, corpus):
+    undated = {i.id for i in corpus.items if i.year is None}
     hits = engine.search("feed", k=ALL, mode="semantic", filters=Filters(year_min=2015, year_max=2016))
-    assert set(ids(hits)) == {r.id for r in corpus.resources if r.year is not None and 2015 <= r.year <= 2016}
-    assert hits and all(h.year is not None and 2015 <= h.year <= 2016 for h in hits)
-    later = engine.search("feed", k=ALL, mode="semantic", filters=Filters(year_min=2000))
+    in_range = {r.id for r in corpus.resources if r.year is not None and 2015 <= r.year <= 2016}
+    assert set(ids(hits)) == in_range | undated
+    dated = engine.search("feed", k=ALL, mode="semantic", filters=Filters(year_min=2015, year_max=2016, undated=False))
+    assert set(ids(dated)) == in_range
+    assert dated and all(h.year is not None and 2015 <= h.year <= 2016 for h in dated)
+    later = engine.search("feed", k=ALL, mode="semantic", filters=Filters(year_min=2000, undated=False))
     assert set(ids(later)) == {r.id for r in corpus.resources if r.year is not None}
     assert len(later) < len(corpus.resources)
 
 
+def test_netflix_with_a_year_range_keeps_netflix_items_without_a_year(engine, corpus):
+    netflix = {r.id for r in corpus.resources if r.company == "netflix"}
+    hits = engine.search("recommendation", k=ALL, filters=Filters(companies=["Netflix"], year_min=1990, year_max=2030))
+    assert set(ids(hits)) == netflix  # every Netflix item, dated or not
+
+
 def test_filters_combine(engine, corpus):
-    f = Filters(types=["resource"], companies=["Facebook"], kinds=["blog-post"], year_max=2017)
+    f = Filters(types=["resource"], companies=["Facebook"], kinds=["blog-post"], year_max=2017, undated=False)
     expected = {r.id for r in corpus.resources
                 if r.company == "facebook" and r.kind == "blog-post" and r.year is not None and r.year <= 2017}
     assert expected == {"facebook-how-news-feed-works", "facebook-recommending-items-billion-people"}

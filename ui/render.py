@@ -91,6 +91,27 @@ def link_badge(url: str | None, status: str) -> str:
     return badge
 
 
+# Where a topic, a flow step or a sample question is shown in the app (a resource links out).
+VIEWS = {"topic": ("pages/topics.py", "topic"), "step": ("pages/flow.py", "step"),
+         "question": ("pages/practice.py", "question")}
+
+
+def item_title(hit: Hit, links: LinkStore, bold: bool = True) -> None:
+    """A result's title and meta line: a resource links to its page (with its link check), a
+    topic, step or question opens its view in the app (a question: "practise this question")."""
+    meta = f":gray[{md_escape(meta_line(hit))}]"
+    if hit.type in VIEWS:
+        page, param = VIEWS[hit.type]
+        title = md_escape(hit.title)
+        st.page_link(page, label=f"**{title}**" if bold else title, query_params={param: hit.id},
+                     icon=TYPE_ICONS.get(hit.type), help="Practise this question" if hit.type == "question" else None)
+        st.markdown(meta)
+        return
+    badge = link_badge(hit.url, links.status_of(hit.url)) if hit.url else ""
+    title = md_link(hit.title, hit.url)
+    st.markdown(f"{TYPE_ICONS.get(hit.type, '')} {f'**{title}**' if bold else title}  \n{meta} {badge}")
+
+
 def render_hit_list(hits: list[Hit], empty: str = "Nothing related found.", links: LinkStore | None = None,
                     store: ProgressStore | None = None, reading: dict[str, Reading] | None = None,
                     key: str = "list") -> None:
@@ -107,15 +128,14 @@ def render_hit_list(hits: list[Hit], empty: str = "Nothing related found.", link
         return
     links = links if links is not None else LinkStore()
     for hit in hits:
-        badge = link_badge(hit.url, links.status_of(hit.url)) if hit.url else ""
-        line = f"{TYPE_ICONS.get(hit.type, '')} {md_link(hit.title, hit.url)}  \n:gray[{md_escape(meta_line(hit))}] {badge}"
         if store is not None and hit.type == "resource":
             text, controls = st.columns([3, 2], vertical_alignment="center")
-            text.markdown(line)
+            with text:
+                item_title(hit, links, bold=False)
             with controls:
                 reading_controls(store, hit, reading or {}, key)
         else:
-            st.markdown(line)
+            item_title(hit, links, bold=False)
 
 
 def guarded_save(action: Callable[..., Any], *args: Any) -> None:
@@ -140,7 +160,7 @@ def save_reading(store: ProgressStore, item: ResourceLike, what: str, value: Any
 def show_progress_error() -> None:
     error = st.session_state.pop("_progress_error", None)
     if error:
-        st.error(f"Your change was not saved: {error}", icon=":material/error:")
+        st.error(f"Your change was not saved: {md_escape(error)}", icon=":material/error:")
 
 
 def _save_widget(store: ProgressStore, item: Any, what: str, key: str) -> None:

@@ -21,7 +21,7 @@ from mlsd.model import Corpus
 from mlsd.progress import ProgressStore, Reading
 from mlsd.search import SearchEngine, open_engine
 
-from .render import md_text, show_progress_error
+from .render import md_escape, md_text, show_progress_error
 
 
 def _run_through_app_navigation() -> None:
@@ -132,7 +132,7 @@ def engine_or_stop(need_model: bool = False) -> SearchEngine:
             event.wait()
     if loader.error is not None or loader.engine is None:
         st.error(
-            f"Search is unavailable: {loader.error}. The other pages still work. "
+            f"Search is unavailable: {md_escape(str(loader.error))}. The other pages still work. "
             "Try `mlsd build-index --force` in a terminal, then reload.",
             icon=":material/error:",
         )
@@ -157,7 +157,7 @@ def progress_store() -> ProgressStore | None:
         store.migrate()  # cheap when current; detects a damaged file
         return store
     except ProgressError as exc:
-        st.warning(f"Reading progress is unavailable: {exc}", icon=":material/warning:")
+        st.warning(f"Reading progress is unavailable: {md_escape(str(exc))}", icon=":material/warning:")
         return None
 
 
@@ -174,5 +174,5 @@ def reading_state() -> tuple[ProgressStore | None, dict[str, Reading]]:
     try:
         return store, store.all_reading()
     except ProgressError as exc:
-        st.warning(f"Reading progress is unavailable: {exc}", icon=":material/warning:")
+        st.warning(f"Reading progress is unavailable: {md_escape(str(exc))}", icon=":material/warning:")
         return store, {}

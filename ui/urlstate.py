@@ -38,12 +38,14 @@ class UrlParam:
         default: the value when the URL says nothing usable.
         parse: turns the URL's text into the widget's value (e.g. ``int``); a ValueError
             makes the value unknown.
+        format: turns the widget's value into the URL's text (the inverse of ``parse``).
     """
 
     allowed: Sequence[Any] | None = None
     multi: bool = False
     default: Any = None
     parse: Callable[[str], Any] = str
+    format: Callable[[Any], str] = str
 
 
 def _from_url(key: str, spec: UrlParam, texts: list[str], ignored: list[str]) -> Any:
@@ -103,7 +105,7 @@ def write_to_url(page: str, specs: dict[str, UrlParam], values: dict[str, Any]) 
                 del st.query_params[key]
             written[key] = []
         else:
-            texts = [str(v) for v in value] if spec.multi else [str(value)]
+            texts = [spec.format(v) for v in value] if spec.multi else [spec.format(value)]
             if st.query_params.get_all(key) != texts:
                 st.query_params[key] = texts
             written[key] = texts

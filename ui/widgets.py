@@ -18,6 +18,13 @@ import streamlit as st
 _NOTES_JS = """
 export default function(component) {
   const { data, setStateValue, parentElement } = component;
+  // Text typed but not yet confirmed by the server is kept in the browser too (localStorage), so
+  // a reload, a closed tab or a lost connection right after typing loses nothing: the next time
+  // the box appears, the draft comes back and is sent.
+  const draftKey = 'mlsd-notes-draft:' + (data.storage_key || '');
+  const readDraft = () => { try { return JSON.parse(localStorage.getItem(draftKey) || 'null'); } catch (e) { return null; } };
+  const writeDraft = (text) => { try { localStorage.setItem(draftKey, JSON.stringify({ text, base: data.text || '' })); } catch (e) {} };
+  const dropDraft = () => { try { localStorage.removeItem(draftKey); } catch (e) {} };
   let box = parentElement.querySelector('textarea');
   const status = () => parentElement.querySelector('.mlsd-status');
   if (!box) {
@@ -30,7 +37,7 @@ export default function(component) {
     box.value = data.text || '';
     const line = document.createElement('div');
     line.className = 'mlsd-status';
-    line.textContent = data.text ? 'Saved' : 'Saved as you type';
+    line.setAttribute('aria-live', 'polite');
     parentElement.appendChild(box);
     parentElement.appendChild(line);
     let timer = null;
@@ -40,14 +47,30 @@ export default function(component) {
       if (box.value === sent) return;
       sent = box.value;
       setStateValue('text', box.value);
-      status().textContent = 'Saved';
+      status().textContent = 'Saving…';
     };
+    box._mlsdSend = send;
     box.addEventListener('input', () => {
-      status().textContent = 'Typing…';
+      writeDraft(box.value);
+      status().textContent = 'Not saved yet';
       clearTimeout(timer);
       timer = setTimeout(send, data.debounce_ms || 500);
     });
     box.addEventListener('blur', send);
+    window.addEventListener('pagehide', send);
+    document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'hidden') send(); });
+    const draft = readDraft();
+    if (draft && draft.text !== box.value && draft.base === (data.text || '')) {
+      box.value = draft.text;  // typed before a reload and never confirmed: send it now
+      status().textContent = 'Not saved yet';
+      send();
+    } else if (draft) {
+      dropDraft();  // confirmed already, or the saved text changed elsewhere since
+    }
+  }
+  if ((data.text || '') === box.value) {
+    dropDraft();
+    status().textContent = box.value ? 'Saved' : 'Saved as you type';
   }
 }
 """
@@ -112,7 +135,8 @@ _countdown_component = st.components.v2.component("mlsd_countdown", js=_COUNTDOW
 
 def autosave_notes(key: str, text: str, on_save: Callable[[str], None], label: str = "Notes",
                    placeholder: str = "", rows: int = 8) -> None:
-    """A notes box saved as the user types (half a second after they stop) and on leaving it.
+    """A notes box saved as the user types (half a second after they stop), on leaving it, and when
+    the page is hidden or closed; unconfirmed text is kept in the browser and resent after a reload.
 
     Args:
         key: widget key; use one per note (e.g. per session and step), since the box reads
@@ -126,7 +150,8 @@ def autosave_notes(key: str, text: str, on_save: Callable[[str], None], label: s
         if isinstance(value, str):
             on_save(value)
 
-    _notes_component(key=key, data={"text": text, "label": label, "placeholder": placeholder, "rows": rows},
+    _notes_component(key=key, data={"text": text, "label": label, "placeholder": placeholder, "rows": rows,
+                                    "storage_key": key},
                      on_text_change=changed)
 
 
