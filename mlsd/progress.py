@@ -35,6 +35,9 @@ from .urls import normalize_url
 
 NOTE_MAX_CHARS = 20_000
 BUSY_TIMEOUT_SECONDS = 5.0
+# A write that finds the database locked for the whole busy timeout (another process importing a
+# backup on a busy machine) is tried again this many times in all, after a short pause.
+WRITE_ATTEMPTS = 3
 
 
 class ResourceLike(Protocol):
@@ -190,7 +193,7 @@ class ProgressStore:
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA foreign_keys = ON")
             if write:
-                conn.execute("BEGIN IMMEDIATE")  # take the write lock now, not halfway through
+                self._begin_immediate(conn)  # take the write lock now, not halfway through
                 try:
                     yield conn
                 except BaseException:
@@ -206,6 +209,18 @@ class ProgressStore:
             raise self._explain(exc) from None
         finally:
             conn.close()
+
+    @staticmethod
+    def _begin_immediate(conn: sqlite3.Connection) -> None:
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                text = str(exc).lower()
+                if attempt == WRITE_ATTEMPTS or not ("locked" in text or "busy" in text):
+                    raise
+                time.sleep(0.2 * attempt)
 
     def migrate(self) -> int:
         """Create or upgrade the schema; returns the version found before upgrading.
