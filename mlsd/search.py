@@ -400,8 +400,14 @@ class SearchEngine:
         best = self.index.search(query_vector, 1)[0][1] if query_vector is not None and self.items else None
         return [self._features(self.position[i], query_vector, stems, best) for i in item_ids]
 
-    def related(self, item_id: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
+    def related(self, item_id: str, k: int = 10, filters: Filters | None = None, curated_first: bool = False) -> list[Hit]:
         """The k items nearest to an item by embedding, the item itself left out.
+
+        Args:
+            curated_first: for a flow step or a topic, first the items the data files it under
+                (a resource's ``steps``, or ``topics`` in the topic's subtree), nearest first,
+                then the nearest others. By embedding alone, the same few general resources
+                (a company's blog home page, a course) came first for six of the seven steps.
 
         Raises:
             QueryError: the item id is unknown, or a filter value is.
@@ -417,7 +423,19 @@ class SearchEngine:
             mask = np.ones(len(self.items), dtype=bool)
         mask = mask.copy()
         mask[position] = False
-        nearest = self.index.search(self.index.vector(position), k, mask)
+        vector = self.index.vector(position)
+        nearest = self.index.search(vector, k, mask)
+        anchor = self.items[position]
+        if curated_first and anchor.type in ("step", "topic"):
+            filed = np.zeros(len(self.items), dtype=bool)
+            if anchor.type == "step":
+                filed[self._by_step.get(anchor.id, [])] = True
+            else:
+                for topic in self.corpus.subtree(anchor.id):
+                    filed[self._by_topic.get(topic, [])] = True
+            curated = self.index.search(vector, k, mask & filed) if (mask & filed).any() else []
+            taken = {i for i, _ in curated}
+            nearest = curated + [(i, s) for i, s in nearest if i not in taken]
         return [self._hit(i, s, s, None, [], ["semantic"]) for i, s in nearest[:k]]
 
     def _matched_terms(self, position: int, words: list[str], stems: list[str]) -> list[str]:

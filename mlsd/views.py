@@ -114,7 +114,7 @@ def read_next(engine: SearchEngine, reading: dict[str, Reading], item_id: str, k
     from .search import Filters  # search pulls in faiss and the model: only when asked
 
     done = read_ids(engine.corpus, reading)
-    return engine.related(item_id, k=k, filters=Filters(types=["resource"], exclude_ids=done))
+    return engine.related(item_id, k=k, filters=Filters(types=["resource"], exclude_ids=done), curated_first=True)
 
 
 def session_markdown(session: PracticeSession, steps: Sequence[Step], now: float | None = None) -> str:

@@ -170,7 +170,8 @@ def hit_card(n: int, hit: Hit, engine: SearchEngine, request: Request, links: Li
         with st.expander("Related case studies", expanded=n == 1 and hit.type == "topic" and hit.match != "weak"):
             related = engine.related(hit.id, k=5, filters=Filters(types=["resource"],
                                                                   exclude_ids=request.filters.exclude_ids,
-                                                                  only_ids=request.filters.only_ids))
+                                                                  only_ids=request.filters.only_ids),
+                                     curated_first=True)
             render_hit_list(related, links=links, store=store, reading=reading, key=f"related{n}")
 
 
