@@ -1,0 +1,116 @@
+"""The Map, Companies and Progress pages, and the company model, over an imported list.
+
+The list (``fixtures/pages/companies.csv``, 40 invented rows) spells companies the way real
+lists do: ``DoorDash``/``Doordash``, ``eBay``/``Ebay``, ``Meta`` for the bundled Facebook,
+``Uber`` beside ``Uber Freight`` and ``Max Planck Institute…`` (which a fuzzy filter matches on
+"uber"), a company name that is HTML, and a title that is a spreadsheet formula. It is imported
+once with the ``HashingEmbedder`` (no model), so these tests stay in the fast tier.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from test_app import open_page
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "pages" / "companies.csv"
+LIST_NAME = "case-variants"
+HOSTILE = '<a href="https://evil.example/co">EvilCo</a>'
+TITLES = {row["source_url"]: row["title"] for row in csv.DictReader(FIXTURE.open(encoding="utf-8"))}
+
+
+@pytest.fixture(scope="session")
+def imported_library(small_index, tmp_path_factory):
+    """A home holding the bundled index plus the fixture list, imported with the HashingEmbedder."""
+    from mlsd.embed import HashingEmbedder
+    from mlsd.library import import_source
+
+    home = tmp_path_factory.mktemp("pages-imported-home")
+    shutil.copytree(small_index / "index", home / "index")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLSD_HOME", str(home))
+        report = import_source(str(FIXTURE), name=LIST_NAME, embedder=HashingEmbedder())
+    assert report.new == 40, report
+    return home
+
+
+@pytest.fixture
+def imported_home(imported_library, tmp_path, monkeypatch):
+    """A fresh copy of that home, the app set to the HashingEmbedder."""
+    folder = tmp_path / "imported-home"
+    shutil.copytree(imported_library, folder)
+    monkeypatch.setenv("MLSD_HOME", str(folder))
+    monkeypatch.setenv("MLSD_EMBEDDER", "hashing")
+    return folder
+
+
+@pytest.fixture
+def imported_corpus(imported_home):
+    from mlsd.corpus import load_corpus
+
+    return load_corpus()
+
+
+def shown_titles(editor) -> list[str]:
+    """What the Companies table shows in its link column: the display text Streamlit draws."""
+    import io
+
+    import pyarrow as pa
+
+    shown = pa.ipc.open_stream(io.BytesIO(editor.proto.arrow_data.styler.display_values)).read_all().to_pandas()
+    return shown["url"].tolist()
+
+
+def plotly_figure(at) -> dict:
+    charts = at.get("plotly_chart")
+    assert charts, "the page shows no chart"
+    return json.loads(charts[0].proto.spec)
+
+
+# -- 7. companies: one name per company, aliases both ways ---------------------------------------------
+def test_case_and_punctuation_variants_are_one_company(imported_corpus):
+    corpus = imported_corpus
+    names = corpus.company_names
+    for one, other in (("DoorDash", "Doordash"), ("eBay", "Ebay"), ("GitHub", "Github"), ("TikTok", "Tiktok"),
+                       ("Google DeepMind", "Google Deepmind")):
+        assert one in names and other not in names, (one, other)
+    assert len({n.casefold() for n in names}) == len(names)
+    by_company = corpus.stats()["by_company"]
+    assert by_company["DoorDash"] == 5 and by_company["eBay"] == 3 and by_company["GitHub"] == 3
+    # The bundled company's name wins, and its imported items join it.
+    assert "Meta" not in names and by_company["Facebook"] == 4 + sum(r.company == "facebook" for r in corpus.resources)
+    assert corpus.company_name("Doordash") == "DoorDash"
+    items = [i for i in corpus.items if i.type == "resource" and i.source == LIST_NAME]
+    assert {i.company for i in items if "dash" in (i.company or "").casefold()} == {"DoorDash"}
+
+
+@pytest.mark.parametrize("typed,expected", [
+    ("Meta", "facebook"), ("meta", "facebook"), ("FACEBOOK", "facebook"), ("doordash", "DoorDash"),
+    ("Door-Dash", "DoorDash"), ("ebay", "eBay"), ("Uber", "Uber"), ("uber freight", "Uber Freight"),
+    ("Nope", None), ("", None),
+])
+def test_resolve_company_accepts_any_spelling_and_alias(imported_corpus, typed, expected):
+    assert imported_corpus.resolve_company(typed) == expected
+
+
+def test_search_filters_accept_an_alias_and_a_variant(imported_home, imported_corpus):
+    from mlsd.embed import HashingEmbedder
+    from mlsd.search import Filters, open_engine
+
+    engine = open_engine(imported_corpus, HashingEmbedder())
+    meta = engine.search("ranking", k=50, filters=Filters(types=["resource"], companies=["Meta"]))
+    assert meta and {h.company for h in meta} == {"Facebook"}
+    assert "Reels Ranking With Multi-Task Models" in {h.title for h in meta}
+    dash = engine.search("delivery", k=50, filters=Filters(companies=["doordash"]))
+    assert len(dash) == 5 and {h.company for h in dash} == {"DoorDash"}
+
+
+def test_home_counts_every_company(imported_home, imported_corpus):
+    at = open_page("pages/home.py")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Companies"] == str(len(imported_corpus.company_names))
+    assert int(metrics["Companies"]) > 20
