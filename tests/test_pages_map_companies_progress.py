@@ -14,8 +14,9 @@ import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
-from test_app import open_page
+from test_app import open_page, texts
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "pages" / "companies.csv"
 LIST_NAME = "case-variants"
@@ -114,3 +115,34 @@ def test_home_counts_every_company(imported_home, imported_corpus):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Companies"] == str(len(imported_corpus.company_names))
     assert int(metrics["Companies"]) > 20
+
+
+def test_csv_safe_neutralises_cells_a_spreadsheet_would_run():
+    from mlsd.views import csv_safe
+
+    frame = pd.DataFrame({"title": ['=HYPERLINK("x")', "+cmd", "-1+2", "@SUM(A1)", "\tTab", "\rCR", "Plain", None],
+                          "year": [2020, 2021, 2022, 2023, 2024, 2025, 2026, 2027]})
+    safe = csv_safe(frame)
+    assert safe["title"].tolist()[:7] == ["'=HYPERLINK(\"x\")", "'+cmd", "'-1+2", "'@SUM(A1)", "'\tTab", "'\rCR", "Plain"]
+    assert pd.isna(safe["title"].iloc[7])
+    assert safe["year"].tolist() == frame["year"].tolist()  # numbers untouched
+    assert frame["title"].iloc[0] == '=HYPERLINK("x")'  # the input is not changed
+
+
+def test_progress_page_survives_a_read_case_study_without_a_company(pages_home, corpus):
+    from mlsd.progress import ProgressStore
+
+    general = next(r for r in corpus.resources if r.company is None)
+    ProgressStore(pages_home / "progress.db").set_read(general)
+    at = open_page("pages/progress.py")
+    assert not at.exception, at.exception
+    assert general.title in texts(at)
+
+
+def test_views_never_hand_a_page_nan_for_text(corpus):
+    from mlsd.views import reading_frame
+
+    frame = reading_frame(corpus, {})
+    for column in ("title", "company", "summary", "source", "read_on", "note"):
+        assert not frame[column].isna().any(), column
+        assert all(isinstance(v, str) for v in frame[column]), column
