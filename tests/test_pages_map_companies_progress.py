@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_app import open_page, texts
+from test_app import open_page, texts, unescape
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "pages" / "companies.csv"
 LIST_NAME = "case-variants"
@@ -115,6 +115,92 @@ def test_home_counts_every_company(imported_home, imported_corpus):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Companies"] == str(len(imported_corpus.company_names))
     assert int(metrics["Companies"]) > 20
+
+
+@pytest.mark.parametrize("param,chosen", [("Meta", "Facebook"), ("doordash", "DoorDash"), ("Facebook", "Facebook")])
+def test_companies_link_accepts_any_name_of_a_company(imported_home, param, chosen):
+    at = open_page("pages/companies.py", company=param)
+    assert not at.exception, at.exception
+    assert at.multiselect(key="company").value == [chosen]
+    assert not at.info, [i.value for i in at.info]  # nothing was ignored
+    table = at.dataframe[0].value
+    assert set(table["company"]) == {chosen}
+    if chosen == "Facebook":
+        assert "Reels Ranking With Multi-Task Models" in shown_titles(at.dataframe[0])  # an imported "Meta" row
+
+
+def test_company_filter_is_a_search_that_finds_aliases_and_never_bulk_selects(imported_home):
+    at = open_page("pages/companies.py")
+    picker = at.multiselect(key="company")
+    proto = picker.proto
+    labels = list(proto.options)
+    assert proto.filter_mode == 1  # FILTER_MODE_CONTAINS: substring, not the fuzzy subsequence match
+    assert proto.select_all == 0  # Enter picks the first match, never "Select all N matches"
+    # "meta" typed in the box finds Facebook: its label names the alias.
+    facebook = next(label for label in labels if label.startswith("Facebook"))
+    assert "Meta" in facebook
+    # "uber" (contains) matches only companies with "uber" in the name, Uber first.
+    uber = [label for label in labels if "uber" in label.casefold()]
+    assert uber[0].startswith("Uber") and not any("Max Planck" in label for label in uber)
+
+
+def test_an_unknown_company_in_the_link_is_named_with_close_matches(imported_home):
+    at = open_page("pages/companies.py", company="Doordsh")
+    assert not at.exception
+    notice = " ".join(unescape(str(i.value)) for i in at.info)
+    assert "company=Doordsh" in notice and "Did you mean: DoorDash" in notice, notice
+    assert at.multiselect(key="company").value == []
+    notice = " ".join(unescape(str(i.value)) for i in open_page("pages/companies.py", company="Nope").info)
+    assert "company=Nope" in notice and "Did you mean" not in notice and "No company goes by that name" in notice
+
+
+# -- 10. companies table -----------------------------------------------------------------------------
+def test_companies_table_links_the_title_shows_the_summary_and_drops_empty_columns(imported_home):
+    at = open_page("pages/companies.py", company="DoorDash")
+    assert not at.exception, at.exception
+    editor = at.dataframe[0]
+    table = editor.value
+    assert len(table) == 5
+    assert "Batched bipartite matching of orders to dashers." in set(table["summary"])
+    config = json.loads(editor.proto.columns)
+    shown = list(editor.proto.column_order)
+    # No "Archive" column when no link is dead; no "Topics" or "Kind" column when nothing has one.
+    assert "archive" not in shown and "topics" not in shown and "kind" not in shown, shown
+    # The title is the link: the url column is labelled "Title" and shows each row's title, not "open ↗".
+    url = config["url"]
+    assert url.get("label") == "Title" and url.get("type_config", {}).get("display_text") in (None, "")
+    assert shown_titles(editor)[:1] == [table["url"].map(TITLES.get).iloc[0]] and shown_titles(editor)[0]
+    assert "title" not in shown and "summary" in shown and shown.index("url") < shown.index("summary")
+
+
+def test_companies_page_offers_a_card_list_for_phones(imported_home):
+    at = open_page("pages/companies.py", company="DoorDash")
+    page = texts(at)
+    assert "Dasher Assignment With Batched Matching" in page  # a card, not just a grid cell
+    assert "Batched bipartite matching of orders to dashers." in page
+    keys = [w.key for w in at.checkbox if w.key]
+    assert any(k.startswith("companies_card_read_") for k in keys), keys
+
+
+def test_a_read_mark_from_a_card_is_saved(imported_home, imported_corpus):
+    from mlsd.progress import ProgressStore
+
+    at = open_page("pages/companies.py", company="DoorDash")
+    first = next(r for r in imported_corpus.resources if r.company == "DoorDash")
+    at.checkbox(key=f"companies_card_read_{first.id}").check().run()
+    assert not at.exception, at.exception
+    assert ProgressStore(imported_home / "progress.db").reading(first).read
+    assert at.dataframe[0].value["read"].sum() == 1  # the table shows it too
+
+
+def test_the_companies_grid_neutralises_formulas_for_its_own_csv_download(imported_home):
+    at = open_page("pages/companies.py", company="Sheetly")
+    assert not at.exception, at.exception
+    buttons = [b for b in at.get("download_button") if "csv" in str(b.proto.label).lower()]
+    assert buttons, "the Companies page offers the rows as CSV"
+    table = at.dataframe[0].value
+    assert table["summary"].tolist() == ["'+cmd|' /C calc'!A0"]  # the grid's toolbar exports these values
+    assert shown_titles(at.dataframe[0]) == ['=HYPERLINK("https://evil.example/x","Click me")']  # shown as it is
 
 
 def test_csv_safe_neutralises_cells_a_spreadsheet_would_run():
