@@ -215,6 +215,58 @@ def test_csv_safe_neutralises_cells_a_spreadsheet_would_run():
     assert frame["title"].iloc[0] == '=HYPERLINK("x")'  # the input is not changed
 
 
+# -- 9. the map --------------------------------------------------------------------------------------------
+def test_map_colours_by_one_dimension_with_a_short_legend_and_webgl(imported_home):
+    at = open_page("pages/map.py")
+    assert not at.exception, at.exception
+    at.segmented_control(key="color").set_value("company").run()
+    figure = plotly_figure(at)
+    traces = figure["data"]
+    assert all(t["type"] == "scattergl" for t in traces), {t["type"] for t in traces}
+    names = [t.get("name") for t in traces if t.get("showlegend", True)]
+    assert len(names) <= 14, names
+    assert "Other companies" in names
+    assert all(t["marker"]["size"] <= 9 for t in traces)
+
+
+def test_map_topic_colouring_puts_items_without_a_topic_in_one_group(imported_home):
+    at = open_page("pages/map.py", color="topic")
+    figure = plotly_figure(at)
+    names = [t.get("name") for t in figure["data"]]
+    assert "No topic yet" in names, names
+    assert "Recommendation systems" in names
+    no_topic = next(t for t in figure["data"] if t["name"] == "No topic yet")
+    assert len(no_topic["x"] if isinstance(no_topic["x"], list) else no_topic["x"]["bdata"]) > 0
+
+
+def test_map_shows_text_from_lists_as_text_not_html(imported_home):
+    at = open_page("pages/map.py", color="company", company=[HOSTILE, "<b>Bold</b> Labs"])
+    assert not at.exception, at.exception
+    figure = plotly_figure(at)
+    text = json.dumps(figure, ensure_ascii=False)
+    assert "<a href" not in text and "<b>Bold" not in text and "<i>A summary" not in text
+    names = {t["name"] for t in figure["data"]}
+    assert names == {'&lt;a href="https://evil.example/co"&gt;EvilCo&lt;/a&gt;', "&lt;b&gt;Bold&lt;/b&gt; Labs"}
+    hovers = " ".join(c[1] + c[2] for t in figure["data"] for c in t["customdata"])
+    assert "&lt;b&gt;Bold&lt;/b&gt; Labs" in hovers and "<b>Bold" not in hovers
+
+
+def test_map_filters_like_search(imported_home, imported_corpus):
+    at = open_page("pages/map.py", type="resource", company="Meta")
+    assert not at.exception, at.exception
+    assert at.multiselect(key="company").value == ["Facebook"]
+    figure = plotly_figure(at)
+    ids = [c[0] for t in figure["data"] for c in t["customdata"]]
+    facebook = [r.id for r in imported_corpus.resources if imported_corpus.company_name(r.company) == "Facebook"]
+    assert sorted(ids) == sorted(facebook)
+    at = open_page("pages/map.py", source=LIST_NAME, color="source")
+    ids = [c[0] for t in plotly_figure(at)["data"] for c in t["customdata"]]
+    assert len(ids) == 40
+    at = open_page("pages/map.py", topic="recommendation-systems", type="topic")
+    ids = {c[0] for t in plotly_figure(at)["data"] for c in t["customdata"]}
+    assert ids == set(imported_corpus.subtree("recommendation-systems"))
+
+
 def test_progress_page_survives_a_read_case_study_without_a_company(pages_home, corpus):
     from mlsd.progress import ProgressStore
 
