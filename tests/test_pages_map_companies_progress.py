@@ -267,6 +267,14 @@ def test_map_filters_like_search(imported_home, imported_corpus):
     assert ids == set(imported_corpus.subtree("recommendation-systems"))
 
 
+# -- 11. progress ------------------------------------------------------------------------------------------
+@pytest.fixture
+def store(imported_home):
+    from mlsd.progress import ProgressStore
+
+    return ProgressStore(imported_home / "progress.db")
+
+
 def test_progress_page_survives_a_read_case_study_without_a_company(pages_home, corpus):
     from mlsd.progress import ProgressStore
 
@@ -275,6 +283,47 @@ def test_progress_page_survives_a_read_case_study_without_a_company(pages_home, 
     at = open_page("pages/progress.py")
     assert not at.exception, at.exception
     assert general.title in texts(at)
+
+
+def test_bookmarked_unread_items_do_not_say_read_nan(store, imported_corpus):
+    resource = imported_corpus.resource_by_id[next(r.id for r in imported_corpus.resources if r.company == "netflix")]
+    store.set_bookmark(resource)
+    store.set_note(next(r for r in imported_corpus.resources if r.company == "google"), "noted, not read")
+    at = open_page("pages/progress.py")
+    assert not at.exception, at.exception
+    page = texts(at)
+    assert "read nan" not in page and "read NaT" not in page
+
+
+def test_progress_shows_the_core_list_apart_from_imported_lists(store, imported_corpus):
+    bundled = [r for r in imported_corpus.resources if r.source == "bundled"]
+    imported = [r for r in imported_corpus.resources if r.source == LIST_NAME]
+    store.set_read(bundled[0])
+    store.set_read(bundled[1])
+    store.set_read(imported[0])
+    at = open_page("pages/progress.py")
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Core case studies read"] == f"2 of {len(bundled)}", metrics
+    assert metrics["From your imported lists"] == f"1 of {len(imported)}", metrics
+    by_source = next(d.value for d in at.dataframe if "name" in d.value and LIST_NAME in set(d.value["name"]))
+    assert by_source.set_index("name").loc[LIST_NAME, "read"] == 1
+
+
+def test_read_next_suggests_from_what_was_read_last_without_picking_a_topic(store, imported_corpus):
+    bundled = [r for r in imported_corpus.resources if r.source == "bundled"]
+    store.set_read(bundled[0])
+    at = open_page("pages/progress.py")
+    suggested = [k.removeprefix("next_read_") for k in (w.key for w in at.checkbox) if k and k.startswith("next_read_")]
+    assert suggested and bundled[0].id not in suggested, suggested
+    assert bundled[0].title in texts(at)  # "nearest to what you read last: <title>"
+
+
+def test_read_next_falls_back_to_the_core_list(imported_home, imported_corpus):
+    at = open_page("pages/progress.py")
+    suggested = [k.removeprefix("next_read_") for k in (w.key for w in at.checkbox) if k and k.startswith("next_read_")]
+    bundled = {r.id for r in imported_corpus.resources if r.source == "bundled"}
+    assert suggested and set(suggested) <= bundled, suggested
 
 
 def test_views_never_hand_a_page_nan_for_text(corpus):
