@@ -92,5 +92,17 @@ class LinkCheckError(MlsdError):
     """A link check was asked for with invalid settings (e.g. a concurrency below 1)."""
 
 
+class AddressRefusedError(MlsdError):
+    """A URL (or a redirect) leads to an address the library does not connect to (loopback, private ...)."""
+
+
+class DeadlineError(MlsdError):
+    """A fetch or a link check ran out of its total time."""
+
+
+class SettingError(MlsdError):
+    """A setting (an environment variable or an option) has a value that cannot be used."""
+
+
 class LockTimeout(OSError):
     """Another process (or thread) held a file lock for longer than we were willing to wait."""
