@@ -198,6 +198,19 @@ def data_hash(data_dir: Path, library_dir: Path | None = None) -> str:
     return digest.hexdigest()
 
 
+def flow_step_ids(data_dir: Path | str | None = None) -> tuple[str, ...]:
+    """The ids of the design flow's steps, in order, read from ``flow.yaml`` alone (a progress
+    backup is checked against them without loading, or depending on, the rest of the data).
+
+    Raises:
+        CorpusError: ``flow.yaml`` is missing or not YAML.
+    """
+    data_dir = Path(data_dir) if data_dir is not None else paths.DATA_DIR
+    doc = _read_yaml(data_dir / "flow.yaml", _display(data_dir / "flow.yaml", data_dir))
+    steps = doc.get("steps") if isinstance(doc, dict) else None
+    return tuple(s["id"] for s in steps or () if isinstance(s, dict) and isinstance(s.get("id"), str))
+
+
 def load_corpus(data_dir: Path | str | None = None, library_dir: Path | str | None = None) -> Corpus:
     """Load and validate every data file, and the imported lists of the user's library.
 
