@@ -174,20 +174,22 @@ def search(query, k, mode, types, companies, kinds, topics, steps, year_min, yea
     """
     if (query is None) == (batch is None):
         raise click.UsageError("Give either a QUERY or --batch FILE.")
-    engine = _engine(quiet=as_json)
-    filters = _filters(types, companies, kinds, topics, steps, year_min, year_max)
     if batch is None:
+        if not query.strip():
+            raise click.ClickException('The query is empty: give words to search for, e.g. mlsd search "cold start".')
         queries = [query]
     else:
         try:
-            queries = batch.read_text(encoding="utf-8").splitlines()
+            queries = [q for q in batch.read_text(encoding="utf-8").splitlines() if q.strip()]
         except UnicodeDecodeError as exc:
             raise click.ClickException(f"{batch}: is not valid UTF-8 ({exc.reason} at byte {exc.start}). Save it as UTF-8.") from None
         except OSError as exc:
             raise click.ClickException(f"{batch}: cannot be read ({exc.strerror}).") from None
+        if not queries:
+            raise click.ClickException(f"{batch} holds no queries (it is empty or blank): write one query per line.")
+    engine = _engine(quiet=as_json)
+    filters = _filters(types, companies, kinds, topics, steps, year_min, year_max)
     for q in queries:
-        if batch is not None and not q.strip():
-            continue
         _print_hits(engine.search(q, k=k, mode=mode, filters=filters), as_json, q)
 
 
