@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 import yaml
 
-from . import paths
+from . import journal, paths
 from .errors import CorpusError, Problem
 from .model import ID_PATTERN, KINDS, MIN_YEAR, ChecklistItem, Company, Corpus, Question, Resource, Step, Topic
 from .sources import library_files, max_year, read_library, valid_year
@@ -225,6 +225,8 @@ def load_corpus(data_dir: Path | str | None = None, library_dir: Path | str | No
         CorpusError: listing every problem found, each with file, line, entry and field.
     """
     data_dir = Path(data_dir) if data_dir is not None else paths.DATA_DIR
+    if library_dir is None:
+        journal.recover()  # an import or removal a crash left half done: finish or drop it first
     library_dir = Path(library_dir) if library_dir is not None else paths.library_dir()
     shown = {name: _display(data_dir / name, data_dir) for name in DATA_FILES}
     docs: dict[str, Any] = {}
