@@ -65,13 +65,14 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def body(data: bytes | str, status: int = 200, content_type: str = "text/plain; charset=utf-8",
-         headers: dict[str, str] | None = None) -> Route:
+         headers: dict[str, str] | None = None, declared_length: int | None = None) -> Route:
+    """Answer ``data``; ``declared_length`` lies about its size in Content-Length."""
     data = data.encode("utf-8") if isinstance(data, str) else data
 
     def route(handler: BaseHTTPRequestHandler) -> None:
         handler.send_response(status)
         handler.send_header("Content-Type", content_type)
-        handler.send_header("Content-Length", str(len(data)))
+        handler.send_header("Content-Length", str(declared_length if declared_length is not None else len(data)))
         for key, value in (headers or {}).items():
             handler.send_header(key, value)
         handler.end_headers()
