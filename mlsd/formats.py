@@ -6,19 +6,17 @@
 * a Markdown table with a link column: ``| Company | Industry | Description | [Title](url) | Year |``.
 
 Each parser returns ``(items, skipped)``: a row that cannot become an item (no title, no http(s)
-URL) is skipped with its line and the reason. :mod:`mlsd.importers` detects the format and
-picks the parser.
+URL) is skipped with its line and the reason. The CSV parser is :mod:`mlsd.csvlist`'s; the
+Markdown ones, the item type and the helpers they share are here. :mod:`mlsd.importers` detects
+the format and picks the parser.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .errors import SourceError
 from .urls import is_web_url
 
 NOTHING_RECOGNIZED = (
@@ -61,9 +59,7 @@ _EMPHASIS = re.compile(r"(\*\*|__|`)")
 _ESCAPED = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|])")
 _SEPARATOR_CELL = re.compile(r":?-{3,}:?")
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
-_TAG_SPLIT = re.compile(r"[;,]")
-_HAS_URL = re.compile(r"https?://", re.IGNORECASE)
-
+TAG_SPLIT = re.compile(r"[;,]")
 
 
 @dataclass(frozen=True)
@@ -89,19 +85,7 @@ class ImportedItem:
     industry: str | None
 
 
-# -- CSV ------------------------------------------------------------------------------------
-
-
-def csv_header(text: str) -> list[str] | None:
-    """The first non-blank line read as a CSV header (lowercased), or None if it is not one."""
-    for line in text.splitlines():
-        if line.strip():
-            try:
-                row = next(csv.reader([line]))
-            except (csv.Error, StopIteration):
-                return None
-            return [cell.strip().lower() for cell in row] if len(row) >= 2 else None
-    return None
+# -- shared by the parsers ------------------------------------------------------------------
 
 
 def column(header: list[str], name: str) -> int | None:
@@ -110,104 +94,6 @@ def column(header: list[str], name: str) -> int | None:
         if alias in header:
             return header.index(alias)
     return None
-
-
-def parse_csv(text: str, origin: str) -> tuple[list[ImportedItem], list[str]]:
-    reader = csv.reader(io.StringIO(text))
-    header: list[str] | None = None
-    items: list[ImportedItem] = []
-    skipped: list[str] = []
-    line = 0
-    row: list[str] = []
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            raise SourceError(_csv_error(exc, origin, reader.line_num)) from None
-        start, line = line + 1, reader.line_num  # a quoted field may span several lines
-        if line > start:
-            skipped += _swallowed(row, origin, start)
-        if not any(cell.strip() for cell in row):
-            continue
-        if header is None:
-            header = [cell.strip().lower() for cell in row]
-            columns = {name: column(header, name) for name in COLUMNS}
-            categories = [header.index(c) for c in CATEGORY_COLUMNS if c in header]
-            if columns["title"] is None or columns["url"] is None:
-                raise SourceError(NOTHING_RECOGNIZED)
-            continue
-
-        def cell(name: str) -> str:
-            index = columns[name]
-            return row[index].strip() if index is not None and index < len(row) else ""
-
-        where = f"{origin}, line {start}"
-        title, url = cell("title"), cell("url")
-        if not title:
-            skipped.append(f"{where}: no title")
-            continue
-        if not is_web_url(url):
-            skipped.append(f"{where}: {_describe_url(url)}")
-            continue
-        tags = [t for t in _TAG_SPLIT.split(cell("tags"))]
-        tags += [row[i] for i in categories if i < len(row)]
-        items.append(
-            ImportedItem(
-                title=title,
-                url=url,
-                company=cell("company") or None,
-                year=_year(cell("year")),
-                tags=_unique(tags),
-                summary=cell("summary"),
-                industry=cell("industry") or None,
-            )
-        )
-    if header is None:
-        raise SourceError(NOTHING_RECOGNIZED)
-    if line > start and _ends_inside_quotes(text):
-        # The last row ran to the end of the file: its last cell opened a quote that never closed.
-        opened = start + sum(c.count("\n") for c in row[:-1])
-        raise SourceError(
-            f"{origin}, line {opened}: a quote opens here and is never closed, so the {line - opened} lines after it "
-            "would be read as one cell; close the quote (or double it: \"\") and import again"
-        )
-    return items, skipped
-
-
-def _csv_error(exc: csv.Error, origin: str, line: int) -> str:
-    """A CSV reader's error as a message naming the line (the process-wide field limit stays as it is)."""
-    if "field larger than field limit" in str(exc):
-        return (f"{origin}, line {line}: a cell is longer than {csv.field_size_limit():,} characters, more than any "
-                "list holds; is this the right file?")
-    return f"{origin}, line {line}: not readable as CSV ({exc})"
-
-
-def _swallowed(row: list[str], origin: str, start: int) -> list[str]:
-    """Report lines with links of their own inside one quoted cell: the rows a stray quote ate."""
-    reports = []
-    line = start
-    for cell in row:
-        inner = cell.split("\n")
-        eaten = [n for n, text in enumerate(inner[1:], start=line + 1) if _HAS_URL.search(text)]
-        if eaten:
-            reports.append(
-                f"{origin}, lines {eaten[0]}-{eaten[-1]}: {len(eaten)} line(s) with links were read as part of a "
-                f"quoted cell that opens on line {line} (is a closing quote missing there?), not as rows"
-            )
-        line += len(inner) - 1
-    return reports
-
-
-def _ends_inside_quotes(text: str) -> bool:
-    """True when the text ends inside a quoted CSV field (a strict reader says so; a lenient one does not)."""
-    try:
-        for _row in csv.reader(io.StringIO(text), strict=True):
-            pass
-    except csv.Error as exc:
-        return "unexpected end of data" in str(exc)
-    return False
 
 
 # -- Markdown list --------------------------------------------------------------------------
@@ -251,7 +137,7 @@ def _list_item(body: str, tags: list[str]) -> ImportedItem | str:
     if url.startswith("#"):
         return f"'{url}' is a link inside the page (table of contents), not an http(s) URL"
     if not is_web_url(url):
-        return _describe_url(url)
+        return describe_url(url)
     if not title:
         return "no title (expected a line starting with [title](url))"
     rest = body[link.end():]
@@ -275,7 +161,7 @@ def _list_item(body: str, tags: list[str]) -> ImportedItem | str:
         url=url,
         company=company,
         year=year,
-        tags=_unique(tags),
+        tags=unique_values(tags),
         summary=summary,
         industry=None,
     )
@@ -311,7 +197,6 @@ def _is_table_separator(line: str) -> bool:
     inner = inner[1:] if inner.startswith("|") else inner
     inner = inner[:-1] if inner.endswith("|") else inner
     return all(_SEPARATOR_CELL.fullmatch(cell.strip()) for cell in inner.split("|"))
-
 
 
 def _cells(line: str) -> list[str]:
@@ -396,17 +281,17 @@ def _table_row(header: _TableHeader, cells: list[str], tags: list[str]) -> Impor
     if not title and not url and not link:
         return "no link in the row"
     if not is_web_url(url):
-        return _describe_url(url)
+        return describe_url(url)
     if not title:
         return "no title"
-    row_tags = tags + _TAG_SPLIT.split(_plain(cell("tags")))
+    row_tags = tags + TAG_SPLIT.split(_plain(cell("tags")))
     row_tags += [cells[i] for i in header.categories if i < len(cells)]
     return ImportedItem(
         title=title,
         url=url,
         company=_plain(cell("company")) or None,
-        year=_year(cell("year")),
-        tags=_unique(_plain(t) for t in row_tags),
+        year=year_in(cell("year")),
+        tags=unique_values(_plain(t) for t in row_tags),
         summary=_plain(cell("summary")),
         industry=_plain(cell("industry")) or None,
     )
@@ -419,11 +304,11 @@ def has_web_link(text: str) -> bool:
     return any(is_web_url(m.group("url")) for m in _LINK.finditer(text))
 
 
-def _describe_url(url: str) -> str:
+def describe_url(url: str) -> str:
     return "no URL" if not url.strip() else f"'{url.strip()}' is not an http(s) URL"
 
 
-def _year(value: str) -> int | None:
+def year_in(value: str) -> int | None:
     """The first 4-digit year (1900-2099) in a year or date cell: "2021", "2021-05-03", "May 2021"."""
     match = _YEAR.search(value or "")
     return int(match.group(1)) if match else None
@@ -439,7 +324,7 @@ def _plain(text: str) -> str:
     return " ".join(text.split())
 
 
-def _unique(values: Iterable[str]) -> tuple[str, ...]:
+def unique_values(values: Iterable[str]) -> tuple[str, ...]:
     """Stripped, non-empty values without case-insensitive repeats, first spelling kept."""
     out: list[str] = []
     seen: set[str] = set()
