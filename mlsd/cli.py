@@ -122,6 +122,11 @@ def build_index_command(force: bool) -> None:
     )
 
 
+DEADLINE_OPTION = click.option(
+    "--deadline", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+    help="Give up on a download (or one link) after this many seconds in all [default: $MLSD_FETCH_DEADLINE or 60].")
+
+
 def _filters(types, companies, kinds, topics, steps, year_min, year_max, hide_undated):
     from .search import Filters
 
@@ -180,20 +185,22 @@ def search(query, k, mode, types, companies, kinds, topics, steps, year_min, yea
     """
     if (query is None) == (batch is None):
         raise click.UsageError("Give either a QUERY or --batch FILE.")
-    engine = _engine(quiet=as_json)
-    filters = _filters(types, companies, kinds, topics, steps, year_min, year_max, hide_undated)
     if batch is None:
+        if not query.strip():
+            raise click.ClickException('The query is empty: give words to search for, e.g. mlsd search "cold start".')
         queries = [query]
     else:
         try:
-            queries = batch.read_text(encoding="utf-8").splitlines()
+            queries = [q for q in batch.read_text(encoding="utf-8").splitlines() if q.strip()]
         except UnicodeDecodeError as exc:
             raise click.ClickException(f"{batch}: is not valid UTF-8 ({exc.reason} at byte {exc.start}). Save it as UTF-8.") from None
         except OSError as exc:
             raise click.ClickException(f"{batch}: cannot be read ({exc.strerror}).") from None
+        if not queries:
+            raise click.ClickException(f"{batch} holds no queries (it is empty or blank): write one query per line.")
+    engine = _engine(quiet=as_json)
+    filters = _filters(types, companies, kinds, topics, steps, year_min, year_max, hide_undated)
     for q in queries:
-        if batch is not None and not q.strip():
-            continue
         _print_hits(engine.search(q, k=k, mode=mode, filters=filters), as_json, q)
 
 
@@ -217,10 +224,12 @@ def related(item_id, k, types, companies, kinds, topics, steps, year_min, year_m
 @click.option("--older-than", "older_than", type=click.IntRange(min=0), default=None,
               help="Only recheck links whose last check is older than this many days.")
 @click.option("--json", "as_json", is_flag=True, help="Print every result as JSON.")
-def check_links_command(source, older_than, as_json) -> None:
+@DEADLINE_OPTION
+def check_links_command(source, older_than, as_json, deadline) -> None:
     """Check that every resource link still answers; remember the results under $MLSD_HOME.
 
-    404/410 is dead; 401/403/429, 5xx and timeouts are unknown (bot walls are not death).
+    404/410 is dead; 401/403/429, 5xx and timeouts are unknown (bot walls are not death), and so
+    are links to private addresses, which are never fetched (see MLSD_ALLOW_PRIVATE_URLS).
 
     Example: mlsd check-links --older-than 7
     """
@@ -235,7 +244,7 @@ def check_links_command(source, older_than, as_json) -> None:
     urls = [r.url for r in resources]
     store = LinkStore()
     with progress_bar("Checking links") as progress:
-        results = check_links(urls, store=store, older_than_days=older_than,
+        results = check_links(urls, store=store, older_than_days=older_than, deadline=deadline,
                               progress=lambda done, total, status: progress(done, total))
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in results], ensure_ascii=False))
@@ -254,19 +263,30 @@ def check_links_command(source, older_than, as_json) -> None:
 @click.option("--format", "list_format", type=click.Choice(FORMATS),
               default="auto", show_default=True, help="How the list is written; detected by default.")
 @click.option("--name", default=None, help="Name of the source in the library (kebab-case); from the URL or file by default.")
-def import_command(source: str, list_format: str, name: str | None) -> None:
+@click.option("--replace", is_flag=True, help="Replace a different list already imported under NAME.")
+@DEADLINE_OPTION
+def import_command(source: str, list_format: str, name: str | None, replace: bool, deadline: float | None) -> None:
     """Import a curated list of case studies from a URL, a file, or a known list's name.
 
     The list (CSV, Markdown list or Markdown table) is stored in $MLSD_HOME/library/NAME.json,
     links already in the library are left out, and the new items are added to the search index.
-    Importing under an existing name refreshes that source. See `mlsd sources` for known lists.
+    Importing the same list (same URL or file) under its name again refreshes it; a different
+    list under a taken name needs --replace. URLs on private addresses (this machine, the local
+    network) are refused unless MLSD_ALLOW_PRIVATE_URLS is set. See `mlsd sources` for known lists.
 
     Example: mlsd import https://example.com/case_studies.csv --name case-studies
     """
+    from .errors import NameTakenError
     from .library import import_source
 
-    with progress_bar("Embedding") as progress:  # only the new items are encoded
-        report = import_source(source, format=list_format, name=name, progress=progress)
+    try:
+        with progress_bar("Embedding") as progress:  # only the new items are encoded
+            report = import_source(source, format=list_format, name=name, progress=progress, replace=replace,
+                                   deadline=deadline)
+    except NameTakenError as exc:
+        raise click.ClickException(
+            f"'{exc.name}' already holds a different list (from {exc.existing_origin}); add --replace to replace "
+            "it, or choose another name with --name") from None
     click.echo(
         f"Imported {report.new} new items from {report.origin} into '{report.name}' "
         f"({report.duplicates} duplicates, {len(report.skipped)} skipped)"

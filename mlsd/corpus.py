@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 import yaml
 
-from . import paths
+from . import journal, paths
 from .errors import CorpusError, Problem
 from .model import ID_PATTERN, KINDS, MIN_YEAR, ChecklistItem, Company, Corpus, Question, Resource, Step, Topic
 from .sources import library_files, max_year, read_library, valid_year
@@ -198,6 +198,19 @@ def data_hash(data_dir: Path, library_dir: Path | None = None) -> str:
     return digest.hexdigest()
 
 
+def flow_step_ids(data_dir: Path | str | None = None) -> tuple[str, ...]:
+    """The ids of the design flow's steps, in order, read from ``flow.yaml`` alone (a progress
+    backup is checked against them without loading, or depending on, the rest of the data).
+
+    Raises:
+        CorpusError: ``flow.yaml`` is missing or not YAML.
+    """
+    data_dir = Path(data_dir) if data_dir is not None else paths.DATA_DIR
+    doc = _read_yaml(data_dir / "flow.yaml", _display(data_dir / "flow.yaml", data_dir))
+    steps = doc.get("steps") if isinstance(doc, dict) else None
+    return tuple(s["id"] for s in steps or () if isinstance(s, dict) and isinstance(s.get("id"), str))
+
+
 def load_corpus(data_dir: Path | str | None = None, library_dir: Path | str | None = None) -> Corpus:
     """Load and validate every data file, and the imported lists of the user's library.
 
@@ -212,6 +225,8 @@ def load_corpus(data_dir: Path | str | None = None, library_dir: Path | str | No
         CorpusError: listing every problem found, each with file, line, entry and field.
     """
     data_dir = Path(data_dir) if data_dir is not None else paths.DATA_DIR
+    if library_dir is None:
+        journal.recover()  # an import or removal a crash left half done: finish or drop it first
     library_dir = Path(library_dir) if library_dir is not None else paths.library_dir()
     shown = {name: _display(data_dir / name, data_dir) for name in DATA_FILES}
     docs: dict[str, Any] = {}

@@ -92,5 +92,34 @@ class LinkCheckError(MlsdError):
     """A link check was asked for with invalid settings (e.g. a concurrency below 1)."""
 
 
+class AddressRefusedError(MlsdError):
+    """A URL (or a redirect) leads to an address the library does not connect to (loopback, private ...)."""
+
+
+class DeadlineError(MlsdError):
+    """A fetch or a link check ran out of its total time."""
+
+
+class SettingError(MlsdError):
+    """A setting (an environment variable or an option) has a value that cannot be used."""
+
+
+class NameTakenError(LibraryError):
+    """An import would replace a different list already imported under the same name.
+
+    Attributes:
+        name: the name asked for.
+        existing_origin: where the list already under that name came from.
+    """
+
+    def __init__(self, name: str, existing_origin: str):
+        self.name = name
+        self.existing_origin = existing_origin
+        super().__init__(
+            f"a different list is already imported as '{name}' (from {existing_origin}); "
+            "replace it explicitly, or import under another name"
+        )
+
+
 class LockTimeout(OSError):
     """Another process (or thread) held a file lock for longer than we were willing to wait."""

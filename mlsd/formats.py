@@ -6,19 +6,17 @@
 * a Markdown table with a link column: ``| Company | Industry | Description | [Title](url) | Year |``.
 
 Each parser returns ``(items, skipped)``: a row that cannot become an item (no title, no http(s)
-URL) is skipped with its line and the reason. :mod:`mlsd.importers` detects the format and
-picks the parser.
+URL) is skipped with its line and the reason. The CSV parser is :mod:`mlsd.csvlist`'s; the
+Markdown ones, the item type and the helpers they share are here. :mod:`mlsd.importers` detects
+the format and picks the parser.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .errors import SourceError
 from .urls import is_web_url
 
 NOTHING_RECOGNIZED = (
@@ -40,20 +38,28 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 CATEGORY_COLUMNS: tuple[str, ...] = ("primary_category", "sub_category", "category")
 
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_LIST_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*+])\s+(.*\S)\s*$")
+# Every pattern here runs on text from strangers, so none may backtrack more than linearly: a
+# line is stripped in Python first, and no pattern puts two unbounded runs of the same
+# characters side by side (``\s+(.*\S)\s*$`` took 35 s on a 60 kB line of spaces).
+_HEADING = re.compile(r"(#{1,6})\s")
+_LIST_MARKER = re.compile(r"\s*(?:\d+[.)]|[-*+])\s")
 # [title](url "optional title"): the title may hold one level of brackets, the URL one level of
 # parentheses (Wikipedia links), so "[A [b]](https://x/y_(z))" still parses.
+# Possessive (``*+``, ``++``): giving characters back can never help these two runs match (what
+# follows them is a character they cannot hold), and not trying keeps a search linear.
 _LINK = re.compile(
-    r"\[(?P<title>(?:[^\[\]]|\[[^\[\]]*\])*)\]"
-    r"\(\s*<?(?P<url>(?:[^()\s<>]|\([^()\s]*\))+)>?(?:\s+\"[^\"]*\")?\s*\)"
+    r"\[(?P<title>(?:[^\[\]]|\[[^\[\]]*+\])*+)\]"
+    r"\(\s*+<?(?P<url>(?:[^()\s<>]|\([^()\s]*+\))++)>?(?:\s+\"[^\"]*+\")?\s*\)"
 )
+_PAREN_LINK = re.compile(r"\(\s*" + _LINK.pattern + r"\s*\)")
 _CODE_SPAN = re.compile(r"`([^`]+)`")
-_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
-_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+_YEAR_SPAN = re.compile(r"(?:19|20)\d\d")
+_SUMMARY_START = re.compile(r"\s*[-–—:]")
+_EMPHASIS = re.compile(r"(\*\*|__|`)")
+_ESCAPED = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|])")
+_SEPARATOR_CELL = re.compile(r":?-{3,}:?")
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
-_TAG_SPLIT = re.compile(r"[;,]")
-
+TAG_SPLIT = re.compile(r"[;,]")
 
 
 @dataclass(frozen=True)
@@ -79,19 +85,7 @@ class ImportedItem:
     industry: str | None
 
 
-# -- CSV ------------------------------------------------------------------------------------
-
-
-def csv_header(text: str) -> list[str] | None:
-    """The first non-blank line read as a CSV header (lowercased), or None if it is not one."""
-    for line in text.splitlines():
-        if line.strip():
-            try:
-                row = next(csv.reader([line]))
-            except (csv.Error, StopIteration):
-                return None
-            return [cell.strip().lower() for cell in row] if len(row) >= 2 else None
-    return None
+# -- shared by the parsers ------------------------------------------------------------------
 
 
 def column(header: list[str], name: str) -> int | None:
@@ -102,54 +96,6 @@ def column(header: list[str], name: str) -> int | None:
     return None
 
 
-def parse_csv(text: str, origin: str) -> tuple[list[ImportedItem], list[str]]:
-    reader = csv.reader(io.StringIO(text))
-    header: list[str] | None = None
-    items: list[ImportedItem] = []
-    skipped: list[str] = []
-    line = 0
-    for row in reader:
-        start, line = line + 1, reader.line_num  # a quoted field may span several lines
-        if not any(cell.strip() for cell in row):
-            continue
-        if header is None:
-            header = [cell.strip().lower() for cell in row]
-            columns = {name: column(header, name) for name in COLUMNS}
-            categories = [header.index(c) for c in CATEGORY_COLUMNS if c in header]
-            if columns["title"] is None or columns["url"] is None:
-                raise SourceError(NOTHING_RECOGNIZED)
-            continue
-
-        def cell(name: str) -> str:
-            index = columns[name]
-            return row[index].strip() if index is not None and index < len(row) else ""
-
-        where = f"{origin}, line {start}"
-        title, url = cell("title"), cell("url")
-        if not title:
-            skipped.append(f"{where}: no title")
-            continue
-        if not is_web_url(url):
-            skipped.append(f"{where}: {_describe_url(url)}")
-            continue
-        tags = [t for t in _TAG_SPLIT.split(cell("tags"))]
-        tags += [row[i] for i in categories if i < len(row)]
-        items.append(
-            ImportedItem(
-                title=title,
-                url=url,
-                company=cell("company") or None,
-                year=_year(cell("year")),
-                tags=_unique(tags),
-                summary=cell("summary"),
-                industry=cell("industry") or None,
-            )
-        )
-    if header is None:
-        raise SourceError(NOTHING_RECOGNIZED)
-    return items, skipped
-
-
 # -- Markdown list --------------------------------------------------------------------------
 
 
@@ -158,16 +104,16 @@ def parse_markdown_list(text: str, origin: str) -> tuple[list[ImportedItem], lis
     items: list[ImportedItem] = []
     skipped: list[str] = []
     for number, line in enumerate(text.splitlines(), start=1):
-        if heading := _HEADING.match(line):
-            level = len(heading.group(1))
+        if heading := _heading(line):
+            level, title = heading
             headings = {lvl: name for lvl, name in headings.items() if lvl < level}
-            headings[level] = _plain(heading.group(2))
+            headings[level] = _plain(title)
             continue
-        match = _LIST_ITEM.match(line)
-        if not match or not _LINK.search(match.group(1)):
+        body = _list_body(line)
+        if not body or not _LINK.search(body):
             continue  # prose, badges, blank lines: not list items
         where = f"{origin}, line {number}"
-        item = _list_item(match.group(1), [name for lvl, name in sorted(headings.items()) if lvl >= 2])
+        item = _list_item(body, [name for lvl, name in sorted(headings.items()) if lvl >= 2])
         if isinstance(item, str):
             skipped.append(f"{where}: {item}")
         else:
@@ -191,29 +137,66 @@ def _list_item(body: str, tags: list[str]) -> ImportedItem | str:
     if url.startswith("#"):
         return f"'{url}' is a link inside the page (table of contents), not an http(s) URL"
     if not is_web_url(url):
-        return _describe_url(url)
+        return describe_url(url)
     if not title:
         return "no title (expected a line starting with [title](url))"
     rest = body[link.end():]
-    spans = [s.strip() for s in _CODE_SPAN.findall(rest)]
-    years = [int(s) for s in spans if re.fullmatch(r"(?:19|20)\d\d", s)]
-    names = [s for s in spans if not re.fullmatch(r"(?:19|20)\d\d", s)]
+    # The first name and the first year among the code spans: stop looking once both are found.
+    company: str | None = None
+    year: int | None = None
+    for span in _CODE_SPAN.finditer(rest):
+        text = span.group(1).strip()
+        if _YEAR_SPAN.fullmatch(text):
+            year = int(text) if year is None else year
+        elif company is None:
+            company = text
+        if company is not None and year is not None:
+            break
     # Awesome-list style "[Title](url) - what it is": only text after a dash or colon is a
     # summary; other leftovers ("(**PAPER NEEDED**)", "via") are the list's own notes.
-    leftover = _plain(_LINK.sub("", re.sub(r"\(\s*" + _LINK.pattern + r"\s*\)", "", _CODE_SPAN.sub("", rest))))
-    summary = leftover.lstrip(" -–—:").strip() if re.match(r"\s*[-–—:]", leftover) else ""
+    leftover = _plain(_LINK.sub("", _PAREN_LINK.sub("", _CODE_SPAN.sub("", rest))))
+    summary = leftover.lstrip(" -–—:").strip() if _SUMMARY_START.match(leftover) else ""
     return ImportedItem(
         title=title,
         url=url,
-        company=names[0] if names else None,
-        year=years[0] if years else None,
-        tags=_unique(tags),
+        company=company,
+        year=year,
+        tags=unique_values(tags),
         summary=summary,
         industry=None,
     )
 
 
+def _heading(line: str) -> tuple[int, str] | None:
+    """``(level, text)`` of an ATX heading (``## Recommendations ##``), else None."""
+    match = _HEADING.match(line)
+    if not match:
+        return None
+    return len(match.group(1)), line[match.end():].strip().rstrip("#").rstrip()
+
+
+def _list_body(line: str) -> str | None:
+    """The text of a list line after its marker (``-``, ``*``, ``+``, ``1.``, ``1)``), else None."""
+    match = _LIST_MARKER.match(line)
+    if not match:
+        return None
+    return line[match.end():].strip() or None
+
+
 # -- Markdown table -------------------------------------------------------------------------
+
+
+def _is_table_row(line: str) -> bool:
+    inner = line.strip()
+    return len(inner) >= 2 and inner[0] == "|" and inner[-1] == "|"
+
+
+def _is_table_separator(line: str) -> bool:
+    """``|---|:---:|``: the line under a table's header (outer pipes optional)."""
+    inner = line.strip()
+    inner = inner[1:] if inner.startswith("|") else inner
+    inner = inner[:-1] if inner.endswith("|") else inner
+    return all(_SEPARATOR_CELL.fullmatch(cell.strip()) for cell in inner.split("|"))
 
 
 def _cells(line: str) -> list[str]:
@@ -227,18 +210,18 @@ def count_table_links(lines: list[str]) -> int:
     """How many table rows (below a header and separator) hold an http(s) link."""
     count, in_table = 0, False
     for i, line in enumerate(lines):
-        if not _TABLE_ROW.match(line):
+        if not _is_table_row(line):
             in_table = False
         elif in_table:
             count += any(has_web_link(c) or is_web_url(c) for c in _cells(line))
-        elif i + 1 < len(lines) and _TABLE_SEPARATOR.match(lines[i + 1]):
+        elif i + 1 < len(lines) and _is_table_separator(lines[i + 1]):
             in_table = True
     return count
 
 
 def list_items_with_links(lines: list[str]) -> int:
     """How many Markdown list lines hold an http(s) link (detection: a list, or a table?)."""
-    return sum(1 for line in lines if (m := _LIST_ITEM.match(line)) and has_web_link(m.group(1)))
+    return sum(1 for line in lines if (body := _list_body(line)) and has_web_link(body))
 
 
 def parse_markdown_table(text: str, origin: str) -> tuple[list[ImportedItem], list[str]]:
@@ -246,22 +229,22 @@ def parse_markdown_table(text: str, origin: str) -> tuple[list[ImportedItem], li
     headings: dict[int, str] = {}
     items: list[ImportedItem] = []
     skipped: list[str] = []
-    header: list[str] | None = None
+    header: _TableHeader | None = None
     skip_next = False
     for number, line in enumerate(lines, start=1):
         if skip_next:  # the separator under a header row
             skip_next = False
             continue
-        if heading := _HEADING.match(line):
-            level = len(heading.group(1))
+        if heading := _heading(line):
+            level, title = heading
             headings = {lvl: name for lvl, name in headings.items() if lvl < level}
-            headings[level] = _plain(heading.group(2))
-        if not _TABLE_ROW.match(line):
+            headings[level] = _plain(title)
+        if not _is_table_row(line):
             header = None
             continue
         if header is None:
-            if number < len(lines) and _TABLE_SEPARATOR.match(lines[number]):
-                header = [_plain(c).lower() for c in _cells(line)]
+            if number < len(lines) and _is_table_separator(lines[number]):
+                header = _TableHeader([_plain(c).lower() for c in _cells(line)])
                 skip_next = True
             continue
         section = [name for lvl, name in sorted(headings.items()) if lvl >= 2]
@@ -273,9 +256,18 @@ def parse_markdown_table(text: str, origin: str) -> tuple[list[ImportedItem], li
     return items, skipped
 
 
-def _table_row(header: list[str], cells: list[str], tags: list[str]) -> ImportedItem | str:
+class _TableHeader:
+    """A table's header row, its columns looked up once (not once per row: a wide header would
+    make that quadratic)."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.columns = {name: column(names, name) for name in COLUMNS}
+        self.categories = [names.index(c) for c in CATEGORY_COLUMNS if c in names]
+
+
+def _table_row(header: _TableHeader, cells: list[str], tags: list[str]) -> ImportedItem | str:
     """One table row as an item, or the reason it is not one."""
-    columns = {name: column(header, name) for name in COLUMNS}
+    columns = header.columns
 
     def cell(name: str) -> str:
         index = columns[name]
@@ -289,20 +281,18 @@ def _table_row(header: list[str], cells: list[str], tags: list[str]) -> Imported
     if not title and not url and not link:
         return "no link in the row"
     if not is_web_url(url):
-        return _describe_url(url)
+        return describe_url(url)
     if not title:
         return "no title"
-    row_tags = tags + _TAG_SPLIT.split(_plain(cell("tags")))
-    row_tags += [cells[header.index(c)] for c in CATEGORY_COLUMNS if c in header and header.index(c) < len(cells)]
-    summary_index = columns["summary"]
-    summary = cells[summary_index] if summary_index is not None and summary_index < len(cells) else ""
+    row_tags = tags + TAG_SPLIT.split(_plain(cell("tags")))
+    row_tags += [cells[i] for i in header.categories if i < len(cells)]
     return ImportedItem(
         title=title,
         url=url,
         company=_plain(cell("company")) or None,
-        year=_year(cell("year")),
-        tags=_unique(_plain(t) for t in row_tags),
-        summary=_plain(summary),
+        year=year_in(cell("year")),
+        tags=unique_values(_plain(t) for t in row_tags),
+        summary=_plain(cell("summary")),
         industry=_plain(cell("industry")) or None,
     )
 
@@ -314,11 +304,11 @@ def has_web_link(text: str) -> bool:
     return any(is_web_url(m.group("url")) for m in _LINK.finditer(text))
 
 
-def _describe_url(url: str) -> str:
+def describe_url(url: str) -> str:
     return "no URL" if not url.strip() else f"'{url.strip()}' is not an http(s) URL"
 
 
-def _year(value: str) -> int | None:
+def year_in(value: str) -> int | None:
     """The first 4-digit year (1900-2099) in a year or date cell: "2021", "2021-05-03", "May 2021"."""
     match = _YEAR.search(value or "")
     return int(match.group(1)) if match else None
@@ -326,13 +316,15 @@ def _year(value: str) -> int | None:
 
 def _plain(text: str) -> str:
     """Markdown inline text without links' syntax, emphasis markers or extra spaces."""
-    text = _LINK.sub(lambda m: m.group("title"), text)
-    text = re.sub(r"(\*\*|__|`)", "", text)
-    text = re.sub(r"\\([\\`*_{}\[\]()#+\-.!|])", r"\1", text)
+    if "[" in text:
+        text = _LINK.sub(lambda m: m.group("title"), text)
+    text = _EMPHASIS.sub("", text)
+    if "\\" in text:
+        text = _ESCAPED.sub(r"\1", text)
     return " ".join(text.split())
 
 
-def _unique(values: Iterable[str]) -> tuple[str, ...]:
+def unique_values(values: Iterable[str]) -> tuple[str, ...]:
     """Stripped, non-empty values without case-insensitive repeats, first spelling kept."""
     out: list[str] = []
     seen: set[str] = set()

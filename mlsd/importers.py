@@ -20,15 +20,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .csvlist import csv_header, parse_csv
 from .errors import SourceError
 from .formats import (
     NOTHING_RECOGNIZED,
     ImportedItem,
     column,
     count_table_links,
-    csv_header,
     list_items_with_links,
-    parse_csv,
     parse_markdown_list,
     parse_markdown_table,
 )

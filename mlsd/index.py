@@ -32,13 +32,13 @@ from . import paths
 from .embed import DIMENSION, MODEL_NAME, TextEmbedder
 from .errors import IndexStaleError, SearchIndexError
 from .files import atomic_write_bytes
+from .manifest import MANIFEST, file_sha256, manifest_files, read_manifest, stored_items
 from .model import Item
 from .version import __version__
 
 # 2: one vector per item from two texts (full text and summary), text_sha over both.
 # Version 1 indexes are rebuilt, and their vectors (of the full text alone) never reused.
 FORMAT_VERSION = 2
-MANIFEST = "manifest.json"
 # Up to this many vectors an exact flat scan answers in a few milliseconds on 2 cores
 # (measured: benchmarks/bench_search.py); beyond it HNSW keeps latency flat.
 FLAT_MAX_ITEMS = 50_000
@@ -148,14 +148,6 @@ def embed_items(items: Sequence[Item], embedder: TextEmbedder, progress: Progres
     return np.ascontiguousarray(summed / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def make_faiss_index(vectors: np.ndarray) -> faiss.Index:
     """Exact inner-product index for small corpora, HNSW for large ones."""
     count, dim = vectors.shape
@@ -181,19 +173,6 @@ def project_2d(vectors: np.ndarray) -> np.ndarray:
     return (centered @ (components * signs[:, None]).T).astype(np.float32)
 
 
-def read_manifest(folder: Path) -> dict | None:
-    path = folder / MANIFEST
-    if not path.exists():
-        return None
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise IndexStaleError(f"the manifest {path} is unreadable ({exc})") from None
-    if not isinstance(manifest, dict):
-        raise IndexStaleError(f"the manifest {path} is not a JSON object")
-    return manifest
-
-
 def load_index(items: Sequence[Item], data_sha256: str, folder: Path | None = None, model: str = MODEL_NAME) -> LoadedIndex:
     """Load the index and check it against the manifest and the current items.
 
@@ -210,34 +189,33 @@ def load_index(items: Sequence[Item], data_sha256: str, folder: Path | None = No
     expected = {"format_version": FORMAT_VERSION, "model": model, "dimension": DIMENSION, "metric": "inner_product"}
     for key, value in expected.items():
         if manifest.get(key) != value:
-            raise IndexStaleError(f"the manifest's {key} is {manifest.get(key)!r}, expected {value!r}")
+            raise IndexStaleError(f"the manifest's {key} is {manifest.get(key)!r:.100}, expected {value!r}")
     if manifest.get("data_sha256") != data_sha256:
         raise IndexStaleError("the data changed since the index was built")
-    files = manifest.get("files")
-    if not isinstance(files, dict) or not {"vectors", "items", "projection"} <= files.keys():
-        raise IndexStaleError("the manifest does not list the index files")
-    for role, entry in files.items():
+    files = manifest_files(manifest, folder)
+    for path, sha in files.values():
+        if not path.is_file():
+            raise IndexStaleError(f"the index file {path.name} is missing")
         try:
-            path = folder / entry["name"]
-            if Path(entry["name"]).name != entry["name"]:
-                raise IndexStaleError(f"the manifest names a file outside the index folder: {entry['name']!r}")
-            if not path.exists():
-                raise IndexStaleError(f"the index file {path.name} is missing")
-            if file_sha256(path) != entry["sha256"]:
+            if file_sha256(path) != sha:
                 raise IndexStaleError(f"the index file {path.name} is corrupted (its sha256 does not match the manifest)")
-        except (KeyError, TypeError):
-            raise IndexStaleError(f"the manifest's entry for {role!r} is malformed") from None
+        except OSError as exc:
+            raise IndexStaleError(f"the index file {path.name} cannot be read ({exc.strerror or exc})") from None
     try:
-        index = faiss.read_index(str(folder / files["vectors"]["name"]))
-        stored = json.loads((folder / files["items"]["name"]).read_text(encoding="utf-8"))
-        projection = np.load(folder / files["projection"]["name"], allow_pickle=False)
+        index = faiss.read_index(str(files["vectors"][0]))
+        stored = stored_items(files["items"][0])
+        projection = np.load(files["projection"][0], allow_pickle=False)
+    except IndexStaleError:
+        raise
     except Exception as exc:  # faiss raises RuntimeError, json ValueError, numpy ValueError/OSError
-        raise IndexStaleError(f"the index files could not be read ({type(exc).__name__}: {exc})") from None
-    ids = [entry["id"] for entry in stored]
+        raise IndexStaleError(f"the index files could not be read ({type(exc).__name__}: {str(exc)[:200]})") from None
+    ids = [item_id for item_id, _ in stored]
     if index.ntotal != len(ids) or manifest.get("item_count") != len(ids) or index.d != DIMENSION:
         raise IndexStaleError("the index and its manifest disagree on the number of items")
+    if getattr(projection, "shape", None) != (len(ids), 2):
+        raise IndexStaleError("the index's map projection does not match its items")
     current = [(item.id, item_text_hash(item)) for item in items]
-    if current != [(entry["id"], entry["text_sha"]) for entry in stored]:
+    if current != stored:
         raise IndexStaleError("the items in the index differ from the current data")
     return LoadedIndex(index, ids, projection, manifest, folder)
 
@@ -249,19 +227,20 @@ def _previous_vectors(folder: Path, model: str) -> dict[str, np.ndarray]:
         if not manifest or any(manifest.get(k) != v for k, v in
                                (("format_version", FORMAT_VERSION), ("model", model), ("dimension", DIMENSION))):
             return {}
-        files = manifest["files"]
+        files = manifest_files(manifest, folder)
         # Never reuse vectors from damaged files: check them against the manifest first.
         for role in ("vectors", "items"):
-            if file_sha256(folder / files[role]["name"]) != files[role]["sha256"]:
+            path, sha = files[role]
+            if file_sha256(path) != sha:
                 return {}
-        index = faiss.read_index(str(folder / files["vectors"]["name"]))
-        stored = json.loads((folder / files["items"]["name"]).read_text(encoding="utf-8"))
-        if index.ntotal != len(stored):
+        index = faiss.read_index(str(files["vectors"][0]))
+        stored = stored_items(files["items"][0])
+        if index.ntotal != len(stored) or index.d != DIMENSION:
             return {}
         vectors = index.reconstruct_n(0, index.ntotal)
         norms = np.linalg.norm(vectors, axis=1)
         usable = np.isfinite(vectors).all(axis=1) & (np.abs(norms - 1.0) < 1e-3)
-        return {entry["text_sha"]: vectors[i] for i, entry in enumerate(stored) if usable[i]}
+        return {text_sha: vectors[i] for i, (_id, text_sha) in enumerate(stored) if usable[i]}
     except Exception:  # any damage just means: encode everything again
         return {}
 

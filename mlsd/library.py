@@ -1,11 +1,20 @@
-"""The user's library of imported lists: import one by URL, file or preset name, list, remove.
+"""The user's library of imported lists: import one by URL, file, upload or preset name, list, remove.
 
 Each imported list is one JSON file, ``$MLSD_HOME/library/<name>.json`` (its format is
-:mod:`mlsd.sources`'), that :func:`mlsd.corpus.load_corpus` reads beside the bundled data. An import fetches and parses
-the whole list before anything is written, so a failed fetch or an unrecognized list changes
-nothing; the file is written atomically; then the search index is updated (only the new items
-are encoded: the index reuses vectors by text hash). If that update fails, the file is put
-back as it was.
+:mod:`mlsd.sources`'), that :func:`mlsd.corpus.load_corpus` reads beside the bundled data. An
+import fetches and parses the whole list before anything is written, so a failed fetch or an
+unrecognized list changes nothing. Then the library file and the search index change together
+(:mod:`mlsd.journal`): only the new items are encoded (the index reuses vectors by text hash),
+and a failure, a Ctrl-C or a ``kill -9`` at any moment leaves either the old library with its
+index or the new one with its index, never a list the index does not hold.
+
+Three doors, for three callers: :func:`import_source` (the command line: a URL, a file path
+or a preset), :func:`import_url` (the web page: a URL or a preset, never a path on the server)
+and :func:`import_upload` (the web page: the bytes of an uploaded file).
+
+A name already in the library is refreshed by the same list (the same origin: the same URL,
+before or after redirects, compared normalized; the same file path, resolved; or an upload of
+a file with the same name) and is otherwise only replaced when asked (``replace=True``).
 """
 
 from __future__ import annotations
@@ -19,15 +28,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from . import paths
+from . import journal, paths
 from .corpus import load_corpus
-from .errors import LibraryError, LockTimeout, SourceError
-from .fetch import read_source
+from .errors import LibraryError, LockTimeout, NameTakenError, SourceError
+from .fetch import read_source, read_upload, read_url
 from .files import atomic_write_bytes, exclusive_lock
-from .importers import FORMATS, dedupe, normalize_company, parse_report
+from .importers import FORMATS, ParseReport, dedupe, normalize_company, parse_report
 from .model import ID_PATTERN, Corpus
-from .sources import LibrarySource, library_files, read_library, write_source
-from .urls import normalize_url
+from .sources import LibrarySource, library_files, read_library, source_bytes
+from .urls import is_web_url, normalize_url
 
 Progress = Callable[[int, int], None]
 
@@ -92,9 +101,12 @@ def source_name(source: str) -> str:
     """
     source = source.strip()
     if re.match(r"^[a-z][a-z0-9+.-]*://", source, re.IGNORECASE):
-        parts = urlsplit(source)
+        try:
+            parts = urlsplit(source)
+            host = (parts.hostname or "").removeprefix("www.")
+        except ValueError:  # "http://[zz/x.csv": the fetch will say what is wrong with it
+            return "imported"
         segments = [s for s in parts.path.split("/") if s]
-        host = (parts.hostname or "").removeprefix("www.")
         if host in ("raw.githubusercontent.com", "github.com") and len(segments) >= 2:
             # owner/repo/branch/path...: the repository names the list better than its files.
             fallback = [segments[1]]
@@ -124,18 +136,25 @@ def item_id(name: str, normalized_url: str) -> str:
 
 
 def list_sources(library_dir: Path | None = None) -> list[LibrarySource]:
-    """The imported lists, sorted by name.
+    """The imported lists, sorted by name (after settling a change a crash left unfinished).
 
     Raises:
         CorpusError: a library file is malformed (naming the file and field).
     """
+    if library_dir is None:
+        journal.recover()
     return read_library(Path(library_dir) if library_dir is not None else paths.library_dir())
 
 
 def _check_name(name: str) -> str:
     if not ID_PATTERN.match(name):
-        raise LibraryError(f"'{name}' is not a valid name: use lowercase letters, digits and single dashes, e.g. 'applied-ml'")
+        raise LibraryError(f"'{name[:80]}' is not a valid name: use lowercase letters, digits and single dashes, e.g. 'applied-ml'")
     return name
+
+
+def _check_format(format: str) -> None:
+    if format not in FORMATS:
+        raise SourceError(f"unknown format '{format}': expected one of {', '.join(FORMATS)}")
 
 
 def import_source(
@@ -147,11 +166,14 @@ def import_source(
     progress: Progress | None = None,
     embedder=None,
     update_index: bool = True,
+    replace: bool = False,
+    deadline: float | None = None,
 ) -> ImportReport:
-    """Import a curated list into the library and update the search index.
+    """Import a curated list into the library and update the search index (the command line's door).
 
-    Importing under a name that exists replaces that source (a refresh): its items keep their
-    ids, and only rows new to the library count as new.
+    Importing the same list again under its name refreshes it: its items keep their ids, and
+    only rows new to the library count as new. A different list under a taken name is refused
+    unless ``replace`` is set.
 
     Args:
         source: an http(s) URL, a file path, or a preset name (see ``PRESETS``).
@@ -160,29 +182,84 @@ def import_source(
         corpus: the current corpus (bundled + library) to dedupe against; loaded by default.
         progress: called with (done, total) while the new items are encoded.
         embedder: the model to encode with; ``default_embedder()`` by default.
-        update_index: update the index after writing (the next search would do it anyway).
+        update_index: update the index with the library (the next search would do it anyway).
+        replace: replace a different list already imported under ``name``.
+        deadline: seconds a download may take in all (``MLSD_FETCH_DEADLINE`` or 60 by default).
 
     Returns:
         An :class:`ImportReport`.
 
     Raises:
         SourceError: the list could not be fetched or read, or holds no items.
-        LibraryError: the name is not kebab-case.
+        LibraryError: the name is not kebab-case, the library cannot be written, or (as
+            :class:`NameTakenError`) a different list holds the name and ``replace`` is not set.
         CorpusError: the current library is malformed.
         SearchIndexError: the index could not be updated (the library is then left as it was).
     """
-    if format not in FORMATS:
-        raise SourceError(f"unknown format '{format}': expected one of {', '.join(FORMATS)}")
+    _check_format(format)
     preset = PRESETS.get(source.strip())
-    location = preset.url if preset else source
+    location = preset.url if preset else source.strip()
     name = _check_name(name if name is not None else (preset.name if preset else source_name(location)))
+    text, origin = read_source(location, deadline=deadline)
+    return _import_text(text, origin, location, name, format, corpus, progress, embedder, update_index, replace)
 
+
+def import_url(
+    url: str,
+    *,
+    format: str = "auto",
+    name: str | None = None,
+    progress: Progress | None = None,
+    embedder=None,
+    replace: bool = False,
+    deadline: float | None = None,
+) -> ImportReport:
+    """Import a list from an http(s) URL or a preset name, and nothing else (the web page's door).
+
+    Whatever ``url`` holds, no file of the machine running the app is read. Arguments, result
+    and errors as :func:`import_source`'s.
+    """
+    _check_format(format)
+    preset = PRESETS.get(url.strip())
+    location = preset.url if preset else url.strip()
+    name = _check_name(name if name else (preset.name if preset else source_name(location)))
+    text, origin = read_url(location, deadline=deadline)
+    return _import_text(text, origin, location, name, format, None, progress, embedder, True, replace)
+
+
+def import_upload(
+    data: bytes,
+    filename: str,
+    *,
+    format: str = "auto",
+    name: str | None = None,
+    progress: Progress | None = None,
+    embedder=None,
+    replace: bool = False,
+) -> ImportReport:
+    """Import an uploaded list from its bytes (the web page's door for files; nothing is read from disk).
+
+    Args:
+        data: the file's bytes (UTF-8 text, at most 20 MB).
+        filename: the name the browser gave; it names the source (unless ``name`` does) and its
+            origin (``upload:<file name>``).
+
+    Other arguments, result and errors as :func:`import_source`'s.
+    """
+    _check_format(format)
+    text, origin = read_upload(data, filename)
+    shown = origin.removeprefix("upload:")
+    name = _check_name(name if name else (_kebab(Path(shown).stem) or "upload"))
+    return _import_text(text, origin, origin, name, format, None, progress, embedder, True, replace)
+
+
+def _import_text(text, origin, location, name, format, corpus, progress, embedder, update_index, replace) -> ImportReport:
     # Everything that can fail on the list itself happens before anything is written.
-    text, origin = read_source(location)
     try:
         parsed = parse_report(text, format=format, origin=origin)
     except SourceError as exc:
-        raise SourceError(f"{origin}: {exc}") from None
+        message = str(exc)
+        raise SourceError(message if message.startswith(origin) else f"{origin}: {message}") from None
     if not parsed.items:
         reasons = f" ({len(parsed.skipped)} rows skipped, e.g. {parsed.skipped[0]})" if parsed.skipped else ""
         raise SourceError(f"{origin} holds no items to import{reasons}")
@@ -190,7 +267,46 @@ def import_source(
     # From here on the library is read, written and indexed under its lock: two imports (two
     # tabs, or the CLI beside the app) never dedupe against a stale library or interleave.
     with _library_lock():
+        journal.recover(locked=True)
+        if not replace:
+            _check_same_list(name, location, origin)
         return _write_source(name, origin, parsed, corpus, progress, embedder, update_index)
+
+
+def same_origin(stored: str, *candidates: str) -> bool:
+    """True when a list stored with origin ``stored`` is the list at one of ``candidates``.
+
+    URLs compare normalized (``http://www.a.example/x/`` is ``https://a.example/x``), file
+    paths resolved, uploads (``upload:<file name>``) by file name.
+    """
+    for candidate in candidates:
+        if stored.startswith("upload:") or candidate.startswith("upload:"):
+            if stored == candidate:
+                return True
+        elif is_web_url(stored) or is_web_url(candidate):
+            if is_web_url(stored) and is_web_url(candidate) and normalize_url(stored) == normalize_url(candidate):
+                return True
+        else:
+            try:
+                if Path(stored).expanduser().resolve() == Path(candidate).expanduser().resolve():
+                    return True
+            except (OSError, RuntimeError, ValueError):
+                continue
+    return False
+
+
+def _check_same_list(name: str, location: str, origin: str) -> None:
+    """Refuse to replace a different list imported under ``name`` (a refresh of the same one is fine)."""
+    path = paths.library_dir() / f"{name}.json"
+    if not path.exists():
+        return
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8")).get("origin")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        stored = None
+    if isinstance(stored, str) and same_origin(stored, location, origin):
+        return
+    raise NameTakenError(name, stored if isinstance(stored, str) else f"{path.name}, which cannot be read")
 
 
 LOCK_TIMEOUT_SECONDS = 10.0
@@ -198,16 +314,21 @@ LOCK_TIMEOUT_SECONDS = 10.0
 
 @contextlib.contextmanager
 def _library_lock():
-    try:
-        with exclusive_lock(paths.library_lock_path(), LOCK_TIMEOUT_SECONDS):
-            yield
-    except LockTimeout:
-        raise LibraryError(
-            "another import or removal is running in this library; try again when it has finished"
-        ) from None
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(exclusive_lock(paths.library_lock_path(), LOCK_TIMEOUT_SECONDS))
+        except LockTimeout:
+            raise LibraryError(
+                "another import or removal is running in this library; try again when it has finished"
+            ) from None
+        except OSError as exc:  # a read-only MLSD_HOME, say: nothing can be imported or removed
+            raise LibraryError(f"cannot change the library: {paths.home()} is not writable "
+                               f"({exc.strerror or exc})") from None
+        yield
 
 
-def _write_source(name, origin, parsed, corpus, progress, embedder, update_index) -> ImportReport:
+def _write_source(name: str, origin: str, parsed: ParseReport, corpus: Corpus | None, progress: Progress | None,
+                  embedder, update_index: bool) -> ImportReport:
     corpus = corpus if corpus is not None else load_corpus()
     previous = {normalize_url(r.url) for r in corpus.resources if r.source == name}
     others = {r.url for r in corpus.resources if r.source != name}
@@ -227,28 +348,12 @@ def _write_source(name, origin, parsed, corpus, progress, embedder, update_index
             "url": item.url,
             "normalized_url": key,
             "company": normalize_company(item.company, corpus),
-            "year": item.year,  # a year the library cannot hold is stored as null by write_source
+            "year": item.year,  # a year the library cannot hold is stored as null by source_bytes
             "tags": list(item.tags),
             "summary": item.summary,
         })
-    folder = paths.library_dir()
-    path = folder / f"{name}.json"
-    try:
-        old_bytes = path.read_bytes() if path.exists() else None
-        write_source(folder, name, origin, parsed.format, items)
-    except OSError as exc:
-        raise LibraryError(f"cannot write {path}: {exc.strerror or exc}") from None
-    report.path = path
-    if update_index:
-        try:
-            report.encoded = _update_index(embedder, progress)
-        except BaseException:
-            # Put the library back as it was, so the data and the index agree again.
-            if old_bytes is None:
-                path.unlink(missing_ok=True)
-            else:
-                atomic_write_bytes(path, old_bytes)
-            raise
+    report.path = paths.library_dir() / f"{name}.json"
+    report.encoded = _change(name, source_bytes(name, origin, parsed.format, items), embedder, progress, update_index)
     return report
 
 
@@ -261,9 +366,10 @@ def remove_source(name: str, *, embedder=None, update_index: bool = True) -> int
         The number of items the source held (0 when its file could not be read).
 
     Raises:
-        LibraryError: no source has that name.
+        LibraryError: no source has that name, or the library cannot be written.
     """
     with _library_lock():
+        journal.recover(locked=True)
         return _remove_source(name, embedder, update_index)
 
 
@@ -272,29 +378,46 @@ def _remove_source(name: str, embedder, update_index: bool) -> int:
     files = {p.stem: p for p in library_files(folder)}
     if name not in files:
         known = f"; imported sources: {', '.join(files)}" if files else "; no lists have been imported yet"
-        raise LibraryError(f"no imported source named '{name}'{known}")
+        raise LibraryError(f"no imported source named '{name[:80]}'{known}")
     path = files[name]
     try:
         count = len(json.loads(path.read_text(encoding="utf-8")).get("items") or [])
-    except (OSError, ValueError, AttributeError, TypeError):
+    except (OSError, ValueError, AttributeError, TypeError, RecursionError):
         count = 0
-    old_bytes = path.read_bytes()
-    path.unlink()
-    if update_index:
-        try:
-            _update_index(embedder, None)  # vectors are reused: nothing is encoded
-        except BaseException:
-            atomic_write_bytes(path, old_bytes)
-            raise
+    _change(name, None, embedder, None, update_index)  # vectors are reused: nothing is encoded
     return count
 
 
-def _update_index(embedder, progress: Progress | None) -> int | None:
-    """Bring the index up to date with the library; the number of items encoded."""
+def _change(name: str, data: bytes | None, embedder, progress: Progress | None, update_index: bool) -> int | None:
+    """Write (``data``) or delete (None) one library file; with the index, atomically (:mod:`mlsd.journal`).
+
+    Returns:
+        The number of items the index had to encode (None when the index was not updated).
+    """
+    path = paths.library_dir() / f"{name}.json"
+    try:
+        if not update_index:
+            if data is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(path, data)
+            return None
+        with journal.LibraryChange(name, data) as change:
+            corpus = load_corpus(library_dir=change.staging)  # the library as it will be
+            change.record(corpus.data_hash)
+            encoded = _update_index(corpus, embedder, progress)  # the manifest written: the commit point
+            change.publish()
+        return encoded
+    except OSError as exc:
+        raise LibraryError(f"cannot change the library in {paths.home()}: {exc.strerror or exc}") from None
+
+
+def _update_index(corpus: Corpus, embedder, progress: Progress | None) -> int | None:
+    """Bring the index up to date with this corpus; the number of items encoded."""
     from .embed import default_embedder
     from .index import open_index
 
-    corpus = load_corpus()
     index = open_index(list(corpus.items), corpus.data_hash, embedder or default_embedder(), progress=progress)
     if index.status == "loaded":  # already current: this call encoded nothing
         return 0

@@ -6,7 +6,9 @@ dead: a 401/403/429 is usually a wall against bots, a 5xx or a timeout may pass,
 "unknown" with the reason kept, never "dead". Checks run in a thread pool, with at most a few
 requests in flight to any one host, so a list of fifty links to one site does not hammer it.
 A 429 whose Retry-After asks for at most 10 s is asked again after that wait (twice at most).
-Results are recorded in a :class:`mlsd.linkstore.LinkStore`.
+Like a fetch, a check connects only to public addresses (every redirect hop checked: a link to
+or through a private address is "unknown", ``refused: private address``) and each link has a
+total deadline (:mod:`mlsd.web`). Results are recorded in a :class:`mlsd.linkstore.LinkStore`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from urllib.parse import urlsplit
 import requests
 
 from . import web
-from .errors import LinkCheckError
+from .errors import AddressRefusedError, DeadlineError, LinkCheckError, SourceError
 from .linkstore import LinkStatus, LinkStore
 from .urls import is_web_url
 
@@ -49,6 +51,7 @@ def check_links(
     timeout: tuple[float, float] = (5, 10),
     older_than_days: float | None = None,
     progress: Callable[[int, int, LinkStatus], None] | None = None,
+    deadline: float | None = None,
 ) -> list[LinkStatus]:
     """Check URLs concurrently, politely, and record the results.
 
@@ -64,6 +67,8 @@ def check_links(
             days ago are checked; the stored result is returned for the others.
         progress: called after each check that ran, as ``progress(done, total, status)``, from
             the calling thread.
+        deadline: seconds one link's check may take in all (``MLSD_FETCH_DEADLINE`` or 60 by
+            default); a link that takes longer is "unknown".
 
     Returns:
         One :class:`LinkStatus` per distinct URL, in the order first given.
@@ -71,10 +76,12 @@ def check_links(
     Raises:
         LinkCheckError: ``concurrency`` or ``per_host`` below 1, or ``older_than_days``
             negative, or ``older_than_days`` given without a store.
+        SettingError: the deadline is not a positive number of seconds.
         LinkStoreError: the store could not be written.
     """
     if concurrency < 1 or per_host < 1:
         raise LinkCheckError(f"concurrency and per_host must be at least 1, got {concurrency} and {per_host}")
+    seconds = web.deadline_seconds(deadline)
     unique = list(dict.fromkeys(urls))
     if older_than_days is not None:
         if store is None:
@@ -105,7 +112,7 @@ def check_links(
         if not is_web_url(url):
             return _status(url, "unknown", None, url, (), NOT_WEB_URL)
         with slot_for(url):
-            return check_one(url, timeout=timeout)
+            return check_one(url, timeout=timeout, deadline=seconds)
 
     pending: list[LinkStatus] = []
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="mlsd-links") as pool:
@@ -125,35 +132,51 @@ def check_links(
 
 
 def check_one(
-    url: str, *, timeout: tuple[float, float] = (5, 10), session: requests.Session | None = None
+    url: str,
+    *,
+    timeout: tuple[float, float] = (5, 10),
+    session: requests.Session | None = None,
+    deadline: float | None = None,
 ) -> LinkStatus:
     """Check one URL now, with no concurrency limit and no store.
 
     Args:
         url: the URL; anything but http(s) is ``unknown`` without a request.
         timeout: ``(connect, read)`` timeouts in seconds for each request.
-        session: a ``requests.Session`` to reuse; a fresh one is used (and closed) otherwise.
+        session: a ``requests.Session`` to reuse (it is guarded: see :func:`mlsd.web.guard_session`);
+            a fresh one is used (and closed) otherwise.
+        deadline: seconds the whole check may take (HEAD, GET, redirects and waits included).
 
     Returns:
         A :class:`LinkStatus`. Network failures are results (``unknown``), never exceptions.
+
+    Raises:
+        SettingError: the deadline is not a positive number of seconds.
     """
     if not is_web_url(url):
         return _status(url, "unknown", None, url, (), NOT_WEB_URL)
-    own_session = session is None
-    session = session or requests.Session()
-    session.headers["User-Agent"] = web.user_agent()
     try:
-        response = _ask_politely(session, "HEAD", url, timeout)
-        if isinstance(response, LinkStatus):
-            return response
-        if response.status_code not in HEAD_REFUSED:
-            return _classify(url, response, "")
-        refused = response.status_code
-        response = _ask_politely(session, "GET", url, timeout)
-        note = f" (GET; HEAD refused with {refused})"
-        if isinstance(response, LinkStatus):
-            return _status(url, response.status, None, url, (), response.reason + note)
-        return _classify(url, response, note)
+        web.check_url(url)
+    except SourceError as exc:
+        return _status(url, "unknown", None, url, (), str(exc))
+    seconds = web.deadline_seconds(deadline)
+    own_session = session is None
+    session = web.new_session() if session is None else web.guard_session(session)
+    try:
+        with web.Deadline(seconds) as clock:
+            answer = _ask_politely(session, "HEAD", url, timeout, clock)
+            if isinstance(answer, LinkStatus):
+                return answer
+            response, redirects = answer
+            if response.status_code not in HEAD_REFUSED:
+                return _classify(url, response, redirects, "")
+            refused = response.status_code
+            answer = _ask_politely(session, "GET", url, timeout, clock)
+            note = f" (GET; HEAD refused with {refused})"
+            if isinstance(answer, LinkStatus):
+                return _status(url, answer.status, None, url, (), answer.reason + note)
+            response, redirects = answer
+            return _classify(url, response, redirects, note)
     finally:
         if own_session:
             session.close()
@@ -161,12 +184,18 @@ def check_one(
 
 # -- helpers --------------------------------------------------------------------------------
 
+Answer = LinkStatus | tuple[requests.Response, list[str]]
 
-def _ask(session: requests.Session, method: str, url: str, timeout: tuple[float, float]):
-    """The response to one request (body unread and released), or an ``unknown`` status."""
+
+def _ask(session: requests.Session, method: str, url: str, timeout: tuple[float, float], clock: web.Deadline) -> Answer:
+    """The response to one request and its redirects (body unread and released), or an ``unknown`` status."""
     try:
         # stream=True: a GET fallback must not download the page just to learn it exists.
-        response = session.request(method, url, timeout=timeout, allow_redirects=True, stream=True)
+        response, redirects = web.request(session, method, url, timeout=timeout, deadline=clock)
+    except AddressRefusedError as error:
+        return _status(url, "unknown", None, url, (), str(error))
+    except DeadlineError:
+        return _status(url, "unknown", None, url, (), f"gave up after {clock.seconds:g} s (the time allowed for one link)")
     except requests.exceptions.ConnectTimeout:
         return _status(url, "unknown", None, url, (), f"timed out connecting after {timeout[0]:g} s")
     except requests.exceptions.ReadTimeout:
@@ -181,7 +210,7 @@ def _ask(session: requests.Session, method: str, url: str, timeout: tuple[float,
     except requests.exceptions.RequestException as error:
         return _status(url, "unknown", None, url, (), f"request failed: {web.reason(error)}")
     response.close()  # nothing of the body is read; the connection is released
-    return response
+    return response, redirects
 
 
 # A 429 that says when to come back (Retry-After) is asked again, at most twice, if the wait is
@@ -190,17 +219,18 @@ RATE_LIMIT_RETRIES = 2
 RATE_LIMIT_MAX_WAIT = 10.0
 
 
-def _ask_politely(session: requests.Session, method: str, url: str, timeout: tuple[float, float]):
-    """``_ask``, honouring a short ``Retry-After`` on 429 Too Many Requests."""
+def _ask_politely(session: requests.Session, method: str, url: str, timeout: tuple[float, float],
+                  clock: web.Deadline) -> Answer:
+    """``_ask``, honouring a short ``Retry-After`` on 429 Too Many Requests (within the deadline)."""
     for attempt in range(RATE_LIMIT_RETRIES + 1):
-        response = _ask(session, method, url, timeout)
-        if isinstance(response, LinkStatus) or response.status_code != 429 or attempt == RATE_LIMIT_RETRIES:
-            return response
-        wait = _retry_after(response.headers.get("Retry-After"))
-        if wait is None or wait > RATE_LIMIT_MAX_WAIT:
-            return response
+        answer = _ask(session, method, url, timeout, clock)
+        if isinstance(answer, LinkStatus) or answer[0].status_code != 429 or attempt == RATE_LIMIT_RETRIES:
+            return answer
+        wait = _retry_after(answer[0].headers.get("Retry-After"))
+        if wait is None or wait > RATE_LIMIT_MAX_WAIT or wait >= clock.remaining():
+            return answer
         time.sleep(wait)
-    return response
+    return answer
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -219,9 +249,9 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def _classify(url: str, response: requests.Response, note: str) -> LinkStatus:
+def _classify(url: str, response: requests.Response, history: list[str], note: str) -> LinkStatus:
     code = response.status_code
-    redirects = tuple(r.url for r in response.history)
+    redirects = tuple(history)
     final_url = response.url
     line = web.status_line(response)
     if 200 <= code < 300:

@@ -171,19 +171,15 @@ def valid_year(year: Any) -> bool:
     return isinstance(year, int) and not isinstance(year, bool) and MIN_YEAR <= year <= max_year()
 
 
-def write_source(folder: Path, name: str, origin: str, format: str, items: list[dict[str, Any]]) -> Path:
-    """Write one imported list atomically; returns its path.
+def source_bytes(name: str, origin: str, format: str, items: list[dict[str, Any]]) -> bytes:
+    """The bytes of one imported list's file (see the module docstring), stamped with the time now.
 
     Args:
-        folder: the library folder (created if missing).
         name: the source's kebab-case name (the file's stem).
         origin: where the list came from.
         format: the format it was read as.
         items: ``{id, title, url, normalized_url, company, year, tags, summary}`` per item;
             a year :func:`valid_year` refuses is stored as null, so the file always reads back.
-
-    Raises:
-        OSError: the folder cannot be created or the file written (the old file is then intact).
     """
     document = {
         "format_version": LIBRARY_FORMAT_VERSION,
@@ -193,7 +189,16 @@ def write_source(folder: Path, name: str, origin: str, format: str, items: list[
         "imported_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "items": [{**item, "year": item.get("year") if valid_year(item.get("year")) else None} for item in items],
     }
+    return json.dumps(document, indent=1, ensure_ascii=False).encode("utf-8")
+
+
+def write_source(folder: Path, name: str, origin: str, format: str, items: list[dict[str, Any]]) -> Path:
+    """Write one imported list atomically (:func:`source_bytes`); returns its path.
+
+    Raises:
+        OSError: the folder cannot be created or the file written (the old file is then intact).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.json"
-    atomic_write_bytes(path, json.dumps(document, indent=1, ensure_ascii=False).encode("utf-8"))
+    atomic_write_bytes(path, source_bytes(name, origin, format, items))
     return path

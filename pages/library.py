@@ -1,15 +1,13 @@
 """Library: import curated lists (URL, upload, presets), see and remove them, check links."""
 
-import tempfile
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
-from mlsd.errors import MlsdError
-from mlsd.library import PRESETS, import_source, list_sources, remove_source
+from mlsd.errors import MlsdError, NameTakenError
+from mlsd.library import PRESETS, import_upload, import_url, list_sources, remove_source
 from mlsd.links import check_links
 from mlsd.linkstore import STATUSES, LinkStore
+from mlsd.urls import is_web_url
 from ui.render import md_escape
 from ui.state import corpus_or_stop, shared_embedder
 
@@ -18,16 +16,31 @@ st.title("Library")
 st.caption("The bundled knowledge base plus the curated lists you import. Imports are kept under "
            "MLSD_HOME (the project's `library/` folder by default), never in `data/`.")
 
+CONFIRM = "library_confirm"  # an import waiting for the user to confirm replacing a list
 
-def run_import(source: str, name: str | None = None) -> None:
-    """Import with a progress bar; any failure is a message and leaves the library as it was."""
-    bar = st.progress(0.0, text=f"Reading {source}…")
+
+def run_import(request: dict, replace: bool = False) -> None:
+    """Import a URL, preset or upload with a progress bar; any failure is a message and leaves the library as it was.
+
+    A different list under a taken name is not replaced at once: the request waits in the
+    session for the user to confirm (below the import box).
+    """
+    shown = request.get("filename") or request["source"]
+    bar = st.progress(0.0, text=f"Reading {shown}…")
 
     def progress(done: int, total: int) -> None:
         bar.progress(done / max(total, 1), text=f"Embedding new items: {done} of {total}")
 
+    options = dict(name=request.get("name") or None, progress=progress, embedder=shared_embedder(), replace=replace)
     try:
-        report = import_source(source, name=name or None, progress=progress, embedder=shared_embedder())
+        if request["kind"] == "upload":
+            report = import_upload(request["data"], request["filename"], **options)
+        else:  # a URL or a preset's name; never a path on this machine
+            report = import_url(request["source"], **options)
+    except NameTakenError as exc:
+        bar.empty()
+        st.session_state[CONFIRM] = {**request, "existing": exc.existing_origin, "taken": exc.name}
+        st.rerun()  # show the question (a preset's button sits below where it is asked)
     except MlsdError as exc:
         bar.empty()
         st.error(f"Import failed, nothing was changed: {exc}", icon=":material/error:")
@@ -51,15 +64,30 @@ with st.container(border=True):
     name = st.text_input("Name (optional, kebab-case)", key="library_name")
     clicked = st.button("Import", key="import_list", icon=":material/download:")
     if clicked:
+        st.session_state.pop(CONFIRM, None)
         if upload is not None:
-            with tempfile.TemporaryDirectory() as folder:
-                path = Path(folder) / Path(upload.name).name
-                path.write_bytes(upload.getvalue())
-                run_import(str(path), name.strip() or Path(upload.name).stem)
+            run_import({"kind": "upload", "data": upload.getvalue(), "filename": upload.name, "name": name.strip()})
+        elif is_web_url(url.strip()):
+            run_import({"kind": "url", "source": url.strip(), "name": name.strip()})
         elif url.strip():
-            run_import(url.strip(), name.strip())
+            # Only web addresses: a path would be read on the machine that runs the app, not yours.
+            st.error("Give an http:// or https:// address, or upload the file.", icon=":material/error:")
         else:
             st.warning("Give a URL or choose a file.")
+    waiting = st.session_state.get(CONFIRM)
+    if waiting is not None:
+        with st.container(border=True, key="library_confirm_box"):
+            st.warning(f"'{md_escape(waiting['taken'])}' already holds a different list (from "
+                       f"{md_escape(waiting['existing'])}). Replace it with "
+                       f"{md_escape(waiting.get('filename') or waiting['source'])}? Its items leave the library and "
+                       "search.", icon=":material/warning:")
+            yes, no = st.columns(2)
+            if yes.button(f"Replace '{waiting['taken']}'", key="library_replace", icon=":material/swap_horiz:"):
+                st.session_state.pop(CONFIRM, None)
+                run_import(waiting, replace=True)
+            if no.button("Cancel", key="library_cancel"):
+                st.session_state.pop(CONFIRM, None)
+                st.rerun()
 
 st.subheader("Known public lists")
 for preset in PRESETS.values():
@@ -67,7 +95,8 @@ for preset in PRESETS.values():
     cols[0].markdown(f"**{md_escape(preset.name)}**: {md_escape(preset.description)} ({md_escape(preset.license)})  \n"
                      f":gray[{md_escape(preset.url)}]")
     if cols[1].button("Import", key=f"preset_{preset.name}", icon=":material/download:"):
-        run_import(preset.name)
+        st.session_state.pop(CONFIRM, None)
+        run_import({"kind": "url", "source": preset.name})
 
 st.subheader("Imported lists")
 try:

@@ -5,7 +5,7 @@ import json
 import streamlit as st
 
 from mlsd import paths
-from mlsd.backup import export_data, import_data
+from mlsd.backup import export_data, import_data, load_backup
 from mlsd.errors import ProgressError
 from mlsd.progress import ProgressStore
 from mlsd.views import csv_safe, progress_by, read_next, reading_frame, suggest_next
@@ -98,7 +98,7 @@ upload = b2.file_uploader("Restore from a backup", type=["json"], key="progress_
                           help="Merged into your progress: newer entries win, nothing is deleted")
 if upload is not None and st.session_state.get("_restored") != upload.file_id:
     try:
-        counts = import_data(store, json.loads(upload.getvalue().decode("utf-8")), origin=upload.name)
+        counts = import_data(store, load_backup(upload.getvalue(), upload.name), origin=upload.name)
     except (ProgressError, ValueError) as exc:
         b2.error(f"Not restored: {md_escape(str(exc))}", icon=":material/error:")
     else:

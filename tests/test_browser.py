@@ -37,9 +37,9 @@ def server(engine, mlsd_home):
     yield from serve(mlsd_home)
 
 
-def serve(mlsd_home):
+def serve(mlsd_home, **extra_env: str):
     port = free_port()
-    env = {**os.environ, "MLSD_HOME": str(mlsd_home)}
+    env = {**os.environ, "MLSD_HOME": str(mlsd_home), **extra_env}
     log = open(mlsd_home / f"streamlit-{port}.log", "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
@@ -186,7 +186,8 @@ def own_server(engine, mlsd_home, tmp_path):
     """A server over its own MLSD_HOME (a copy of the built index), for journeys that write."""
     home = tmp_path / "home"
     shutil.copytree(mlsd_home / "index", home / "index")
-    yield from serve(home)
+    # The journeys' list servers listen on 127.0.0.1, which the app refuses unless told otherwise.
+    yield from serve(home, MLSD_ALLOW_PRIVATE_URLS="1")
 
 
 @pytest.fixture

@@ -46,6 +46,7 @@ def local_data(tmp_path, monkeypatch):
     (data / "resources.yaml").write_text(re.sub(r"url: \S+", local, text), encoding="utf-8")
     monkeypatch.setattr(mlsd.paths, "DATA_DIR", data)
     monkeypatch.setenv("MLSD_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MLSD_ALLOW_PRIVATE_URLS", "1")  # the server is on 127.0.0.1
     Handler.hits = 0
     yield tmp_path / "home"
     server.shutdown()

@@ -142,6 +142,22 @@ def test_search_needs_a_query_or_a_batch(tmp_path):
     assert result.exit_code == 2 and "Give either a QUERY or --batch FILE." in result.output
 
 
+@pytest.mark.parametrize("query", ["", "   ", "\t\n"])
+def test_an_empty_query_is_an_error_not_silence(query):
+    result = run("search", query)
+    assert (result.exit_code, result.stderr) == (
+        1, 'Error: The query is empty: give words to search for, e.g. mlsd search "cold start".\n')
+
+
+@pytest.mark.parametrize("content", ["", "\n\n", "   \n\t\n"])
+def test_an_empty_or_blank_batch_file_is_an_error_not_silence(tmp_path, content):
+    batch = tmp_path / "queries.txt"
+    batch.write_text(content)
+    result = run("search", "--batch", str(batch), "--json")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1, "", f"Error: {batch} holds no queries (it is empty or blank): write one query per line.\n")
+
+
 @pytest.mark.slow
 def test_search_unknown_company(engine):
     result = run("search", "cold start", "--company", "Twitter")

@@ -110,7 +110,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def server():
+def list_server(monkeypatch):
+    # The server is on 127.0.0.1, which the library refuses unless told otherwise.
+    monkeypatch.setenv("MLSD_ALLOW_PRIVATE_URLS", "1")
     httpd = ListServer()
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -128,8 +130,8 @@ def free_port() -> int:
 # -- answers that work ----------------------------------------------------------------------
 
 
-def test_fetch_a_csv_and_parse_it(server):
-    url = f"{server.base}/fixtures/cases.csv"
+def test_fetch_a_csv_and_parse_it(list_server):
+    url = f"{list_server.base}/fixtures/cases.csv"
     result = fetch_text(url)
 
     assert isinstance(result, FetchResult)
@@ -142,81 +144,81 @@ def test_fetch_a_csv_and_parse_it(server):
     )
     assert result.text == (FIXTURES / "cases.csv").read_text(encoding="utf-8")
     assert len(parse(result.text)) == 3
-    assert server.user_agents == [f"mlsd/{mlsd.__version__} (+ML System Design Explorer)"] == [user_agent()]
+    assert list_server.user_agents == [f"mlsd/{mlsd.__version__} (+ML System Design Explorer)"] == [user_agent()]
 
 
-def test_fetch_a_markdown_list_and_a_markdown_table(server):
-    listing = parse_report(fetch_text(f"{server.base}/fixtures/list.md").text)
-    table = parse_report(fetch_text(f"{server.base}/fixtures/table.md").text)
+def test_fetch_a_markdown_list_and_a_markdown_table(list_server):
+    listing = parse_report(fetch_text(f"{list_server.base}/fixtures/list.md").text)
+    table = parse_report(fetch_text(f"{list_server.base}/fixtures/table.md").text)
 
     assert (listing.format, len(listing.items), len(listing.skipped)) == ("markdown-list", 6, 4)
     assert (table.format, len(table.items), len(table.skipped)) == ("markdown-table", 3, 1)
 
 
-def test_redirect_chain_is_followed_and_recorded(server):
-    result = fetch_text(f"{server.base}/moved-permanently")
+def test_redirect_chain_is_followed_and_recorded(list_server):
+    result = fetch_text(f"{list_server.base}/moved-permanently")
 
-    assert result.final_url == f"{server.base}/fixtures/list.md"
-    assert result.redirects == [f"{server.base}/moved-permanently", f"{server.base}/moved-temporarily"]
+    assert result.final_url == f"{list_server.base}/fixtures/list.md"
+    assert result.redirects == [f"{list_server.base}/moved-permanently", f"{list_server.base}/moved-temporarily"]
     assert result.status == 200
     assert len(parse(result.text)) == 6
 
 
-def test_utf8_without_a_charset_is_not_read_as_latin1(server):
-    assert "Caf\u00e9 \u2019s menu" in fetch_text(f"{server.base}/utf8-without-charset").text
-    assert "Caf\u00e9" in fetch_text(f"{server.base}/latin1").text
+def test_utf8_without_a_charset_is_not_read_as_latin1(list_server):
+    assert "Caf\u00e9 \u2019s menu" in fetch_text(f"{list_server.base}/utf8-without-charset").text
+    assert "Caf\u00e9" in fetch_text(f"{list_server.base}/latin1").text
 
 
-def test_a_500_that_recovers_on_the_second_try(server):
-    result = fetch_text(f"{server.base}/flaky.csv", attempts=3, backoff=0.01)
+def test_a_500_that_recovers_on_the_second_try(list_server):
+    result = fetch_text(f"{list_server.base}/flaky.csv", attempts=3, backoff=0.01)
 
     assert result.status == 200
     assert len(parse(result.text)) == 3
-    assert server.hits["/flaky.csv"] == 2
+    assert list_server.hits["/flaky.csv"] == 2
 
 
-def test_a_caller_session_is_used_and_left_open(server):
+def test_a_caller_session_is_used_and_left_open(list_server):
     with requests.Session() as session:
-        first = fetch_text(f"{server.base}/fixtures/table.md", session=session)
-        second = fetch_text(f"{server.base}/fixtures/list.md", session=session)
+        first = fetch_text(f"{list_server.base}/fixtures/table.md", session=session)
+        second = fetch_text(f"{list_server.base}/fixtures/list.md", session=session)
     assert (first.status, second.status) == (200, 200)
 
 
 # -- answers that fail ----------------------------------------------------------------------
 
 
-def test_404_is_not_retried(server):
-    url = f"{server.base}/nothing-here.csv"
+def test_404_is_not_retried(list_server):
+    url = f"{list_server.base}/nothing-here.csv"
     with pytest.raises(SourceError) as caught:
         fetch_text(url, attempts=3, backoff=0.01)
 
     assert str(caught.value) == f"404 Not Found for {url}"
-    assert server.hits["/nothing-here.csv"] == 1
+    assert list_server.hits["/nothing-here.csv"] == 1
 
 
-def test_a_500_that_never_recovers_gives_up_after_the_attempts(server):
-    url = f"{server.base}/down"
+def test_a_500_that_never_recovers_gives_up_after_the_attempts(list_server):
+    url = f"{list_server.base}/down"
     with pytest.raises(SourceError) as caught:
         fetch_text(url, attempts=3, backoff=0.01)
 
     assert str(caught.value) == f"500 Internal Server Error for {url} (tried 3 times)"
-    assert server.hits["/down"] == 3
+    assert list_server.hits["/down"] == 3
 
 
-def test_a_slow_answer_times_out(server):
-    url = f"{server.base}/slow"
+def test_a_slow_answer_times_out(list_server):
+    url = f"{list_server.base}/slow"
     started = time.monotonic()
     with pytest.raises(SourceError) as caught:
         fetch_text(url, timeout=(1, 0.5), attempts=3, backoff=0.01)
 
     assert str(caught.value) == f"timed out after 0.5 s fetching {url}"
     assert time.monotonic() - started < 1.5
-    assert server.hits["/slow"] == 1  # a read timeout is not retried: the server is up, only slow
+    assert list_server.hits["/slow"] == 1  # a read timeout is not retried: the server is up, only slow
 
 
 @pytest.mark.parametrize("route", ["/big-with-length", "/big-without-length"])
-def test_an_oversized_body_is_refused(server, route):
-    url = f"{server.base}{route}"
+def test_an_oversized_body_is_refused(list_server, route):
+    url = f"{list_server.base}{route}"
     with pytest.raises(SourceError) as caught:
         fetch_text(url, max_bytes=10_000)
 
@@ -230,7 +232,7 @@ def test_the_default_cap_is_named_in_megabytes():
     assert _size(20_000_000) == "20 MB"
 
 
-def test_a_server_that_is_not_there(server):
+def test_a_server_that_is_not_there(list_server):
     url = f"http://127.0.0.1:{free_port()}/list.csv"
     with pytest.raises(SourceError) as caught:
         fetch_text(url, attempts=2, backoff=0.01)
@@ -238,8 +240,8 @@ def test_a_server_that_is_not_there(server):
     assert str(caught.value) == f"could not connect to {url}: Connection refused (tried 2 times)"
 
 
-def test_a_redirect_to_ftp_is_refused(server):
-    url = f"{server.base}/to-ftp"
+def test_a_redirect_to_ftp_is_refused(list_server):
+    url = f"{list_server.base}/to-ftp"
     with pytest.raises(SourceError) as caught:
         fetch_text(url)
 
@@ -254,8 +256,8 @@ def test_only_http_and_https_are_fetched(url):
     assert str(caught.value) == "only http and https URLs can be imported"
 
 
-def test_html_instead_of_csv(server):
-    result = fetch_text(f"{server.base}/fixtures/page.html")
+def test_html_instead_of_csv(list_server):
+    result = fetch_text(f"{list_server.base}/fixtures/page.html")
 
     assert result.content_type == "text/html"
     with pytest.raises(SourceError) as caught:
@@ -266,10 +268,10 @@ def test_html_instead_of_csv(server):
 # -- read_source: a URL or a file -----------------------------------------------------------
 
 
-def test_read_source_from_a_url(server):
-    text, origin = read_source(f"{server.base}/moved-temporarily")
+def test_read_source_from_a_url(list_server):
+    text, origin = read_source(f"{list_server.base}/moved-temporarily")
 
-    assert origin == f"{server.base}/fixtures/list.md"
+    assert origin == f"{list_server.base}/fixtures/list.md"
     assert text == (FIXTURES / "list.md").read_text(encoding="utf-8")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -272,3 +273,88 @@ def test_the_real_applied_ml_readme():
     assert len(report.skipped) == 32
     assert sum("table of contents" in reason for reason in report.skipped) == 31
     assert all(item.tags for item in report.items)  # every item sits under a "##" section
+
+
+# -- hostile lists: linear time, clear errors ---------------------------------------------------
+
+MB = 1_000_000
+LINK = "[t](https://a.example/x)"
+# Each about 1 MB, each shaped against one of the patterns (quadratic or worse before: a 60 kB
+# line of spaces after "- " took 35 s).
+ADVERSARIAL = {
+    "list item, spaces": ("- " + " " * MB + "\n", "auto"),
+    "list item, spaces then text": ("- " + " " * MB + "x\n", "auto"),
+    "link then spaces": (f"- {LINK}" + " " * MB + "x\n", "markdown-list"),
+    "heading, spaces": ("# a" + " " * MB + "b\n", "markdown-list"),
+    "run of [": ("- " + "[" * MB + "\n", "markdown-list"),
+    "run of [a": ("- " + "[a" * (MB // 2) + "\n", "markdown-list"),
+    "run of [a](x": ("- " + "[a](x" * (MB // 5) + "\n", "markdown-list"),
+    "run of (": ("- [a](" + "(" * MB + "\n", "markdown-list"),
+    "run of backticks": ("- " + "`" * MB + "\n", "markdown-list"),
+    "run of `a": (f"- {LINK} " + "`a" * (MB // 2) + "\n", "markdown-list"),
+    "run of |": ("|" * MB + "\n", "auto"),
+    "separator, spaces": ("| a | b |\n|---" + " " * MB + "x\n", "markdown-table"),
+    "wide header, many rows": ("|" + "a|" * (MB // 4) + "\n|---|\n" + "|[t](https://a.example/)|\n" * 20_000,
+                               "markdown-table"),
+    "csv, long line of commas": ("title,url\n" + "a," * (MB // 2) + "\n", "csv"),
+}
+
+
+@pytest.mark.parametrize("shape", list(ADVERSARIAL))
+def test_a_1_mb_adversarial_list_parses_in_under_a_second(shape):
+    text, format = ADVERSARIAL[shape]
+    started = time.process_time()  # CPU time: other jobs on the machine do not count
+    try:
+        parse_report(text, format=format, origin="hostile.md")
+    except SourceError:
+        pass  # refusing it is fine too: only the time matters here
+    assert time.process_time() - started < 1.0, shape
+
+
+def test_a_csv_cell_over_the_field_limit_is_a_clear_error_and_the_limit_stays():
+    import csv
+
+    limit = csv.field_size_limit()
+    text = "title,url\nA,https://a.example/1\nB," + "x" * 200_000 + "\nC,https://a.example/3\n"
+    with pytest.raises(SourceError) as error:
+        parse_report(text, origin="big.csv")
+    assert str(error.value) == ("big.csv, line 3: a cell is longer than 131,072 characters, more than any list holds; "
+                                "is this the right file?")
+    assert csv.field_size_limit() == limit
+
+
+def test_an_unterminated_quote_is_refused_with_the_line_it_opens_on():
+    rows = "".join(f"Row {i},https://r.example/{i},fine\n" for i in range(10))
+    text = 'title,url,summary\nA,https://a.example/1,"never closed\n' + rows
+    with pytest.raises(SourceError) as error:
+        parse_report(text, origin="quote.csv")
+    assert str(error.value) == ('quote.csv, line 2: a quote opens here and is never closed, so the 10 lines after it '
+                                'would be read as one cell; close the quote (or double it: "") and import again')
+
+
+def test_rows_swallowed_by_a_stray_quote_are_reported():
+    rows = "".join(f"Row {i},https://r.example/{i},fine\n" for i in range(3))
+    text = 'title,url,summary\nA,https://a.example/1,"opens here\n' + rows + 'B,https://b.example/2,closes" here\n'
+    report = parse_report(text, origin="stray.csv")
+    assert [i.title for i in report.items] == ["A"]
+    assert report.skipped == ["stray.csv, lines 3-6: 4 line(s) with links were read as part of a quoted cell that "
+                              "opens on line 2 (is a closing quote missing there?), not as rows"]
+
+
+def test_a_quoted_cell_over_two_lines_is_still_fine():
+    report = parse_report('title,url,summary\nA,https://a.example/1,"two\nlines"\n', origin="ok.csv")
+    assert (len(report.items), report.skipped, report.items[0].summary) == (1, [], "two\nlines")
+
+
+def test_markdown_shapes_that_were_rewritten_parse_as_before():
+    text = ("# Title #\n## Recommendations ##\n\n- [A [b]](https://x.example/y_(z)) `Co` `2020` - what it is\n"
+            "  2) [Second](<https://x.example/2> \"t\")\n"
+            "\n| Company | Link |\n|:---|---:|\n| Co | [Tab](https://x.example/t) |\n")
+    listing = parse_report(text, format="markdown-list")
+    assert [(i.title, i.url, i.company, i.year, i.tags, i.summary) for i in listing.items] == [
+        ("A [b]", "https://x.example/y_(z)", "Co", 2020, ("Recommendations",), "what it is"),
+        ("Second", "https://x.example/2", None, None, ("Recommendations",), ""),
+    ]
+    table = parse_report(text, format="markdown-table")
+    assert [(i.title, i.url, i.company, i.tags) for i in table.items] == [
+        ("Tab", "https://x.example/t", "Co", ("Recommendations",))]

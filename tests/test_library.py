@@ -61,7 +61,9 @@ def serve(root: Path) -> ThreadingHTTPServer:
 @pytest.fixture(scope="module")
 def base_url():
     server = serve(FIXTURES)
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLSD_ALLOW_PRIVATE_URLS", "1")  # the server is on 127.0.0.1, refused by default
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
 

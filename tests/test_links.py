@@ -107,7 +107,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def server():
+def link_server(monkeypatch):
+    # The server is on 127.0.0.1, which the library refuses unless told otherwise.
+    monkeypatch.setenv("MLSD_ALLOW_PRIVATE_URLS", "1")
     httpd = LinkServer()
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -129,15 +131,15 @@ def check_one_url(url: str, store: LinkStore, **options) -> LinkStatus:
 # -- classification -------------------------------------------------------------------------
 
 
-def test_alive(server, store):
-    url = f"{server.base}/ok"
+def test_alive(link_server, store):
+    url = f"{link_server.base}/ok"
     status = check_one_url(url, store)
 
     assert (status.url, status.status, status.http_status, status.final_url, status.redirects, status.reason) == (
         url, "alive", 200, url, (), "200 OK"
     )
-    assert server.requests == [("HEAD", "/ok")]  # HEAD was enough: no GET
-    assert server.user_agents == {user_agent()}
+    assert link_server.requests == [("HEAD", "/ok")]  # HEAD was enough: no GET
+    assert link_server.user_agents == {user_agent()}
     checked = datetime.fromisoformat(status.checked_at)
     assert checked.tzinfo is not None and checked.utcoffset() == timedelta(0)
     assert abs(datetime.now(UTC) - checked) < timedelta(minutes=1)
@@ -147,11 +149,11 @@ def test_alive(server, store):
     ("route", "http_status", "reason"),
     [("/gone-404", 404, "404 Not Found"), ("/gone-410", 410, "410 Gone")],
 )
-def test_dead(server, store, route, http_status, reason):
-    status = check_one_url(f"{server.base}{route}", store)
+def test_dead(link_server, store, route, http_status, reason):
+    status = check_one_url(f"{link_server.base}{route}", store)
 
     assert (status.status, status.http_status, status.reason) == ("dead", http_status, reason)
-    assert archive_url(status.url) == f"https://web.archive.org/web/*/{server.base}{route}"
+    assert archive_url(status.url) == f"https://web.archive.org/web/*/{link_server.base}{route}"
 
 
 @pytest.mark.parametrize(
@@ -162,42 +164,42 @@ def test_dead(server, store, route, http_status, reason):
         ("/broken", 500, "500 Internal Server Error: the server failed; try again later"),
     ],
 )
-def test_walls_and_server_errors_are_unknown_not_dead(server, store, route, http_status, reason):
-    status = check_one_url(f"{server.base}{route}", store)
+def test_walls_and_server_errors_are_unknown_not_dead(link_server, store, route, http_status, reason):
+    status = check_one_url(f"{link_server.base}{route}", store)
 
     assert (status.status, status.http_status, status.reason) == ("unknown", http_status, reason)
 
 
-def test_a_403_to_head_is_asked_again_with_get(server, store):
-    check_one_url(f"{server.base}/forbidden", store)
+def test_a_403_to_head_is_asked_again_with_get(link_server, store):
+    check_one_url(f"{link_server.base}/forbidden", store)
 
-    assert server.requests == [("HEAD", "/forbidden"), ("GET", "/forbidden")]
+    assert link_server.requests == [("HEAD", "/forbidden"), ("GET", "/forbidden")]
 
 
-def test_head_refused_falls_back_to_get(server, store):
-    url = f"{server.base}/no-head"
+def test_head_refused_falls_back_to_get(link_server, store):
+    url = f"{link_server.base}/no-head"
     status = check_one_url(url, store)
 
     assert (status.status, status.http_status, status.final_url, status.reason) == (
         "alive", 200, url, "200 OK (GET; HEAD refused with 405)"
     )
-    assert server.requests == [("HEAD", "/no-head"), ("GET", "/no-head")]
+    assert link_server.requests == [("HEAD", "/no-head"), ("GET", "/no-head")]
 
 
-def test_redirect_chain_is_followed_and_recorded(server, store):
-    url = f"{server.base}/moved-permanently"
+def test_redirect_chain_is_followed_and_recorded(link_server, store):
+    url = f"{link_server.base}/moved-permanently"
     status = check_one_url(url, store)
 
     assert status.status == "redirected"
     assert status.http_status == 200
-    assert status.final_url == f"{server.base}/ok"
-    assert status.redirects == (url, f"{server.base}/moved-temporarily")
+    assert status.final_url == f"{link_server.base}/ok"
+    assert status.redirects == (url, f"{link_server.base}/moved-temporarily")
     assert status.reason == "200 OK after 2 redirects"
 
 
-def test_a_slow_server_times_out_as_unknown(server, store):
+def test_a_slow_server_times_out_as_unknown(link_server, store):
     started = time.monotonic()
-    status = check_one_url(f"{server.base}/slow", store, timeout=(1, 0.5))
+    status = check_one_url(f"{link_server.base}/slow", store, timeout=(1, 0.5))
 
     assert (status.status, status.http_status, status.reason) == (
         "unknown", None, "timed out after 0.5 s waiting for an answer"
@@ -205,7 +207,8 @@ def test_a_slow_server_times_out_as_unknown(server, store):
     assert time.monotonic() - started < 1.5
 
 
-def test_a_server_that_is_not_there_is_unknown(store):
+def test_a_server_that_is_not_there_is_unknown(store, monkeypatch):
+    monkeypatch.setenv("MLSD_ALLOW_PRIVATE_URLS", "1")
     with socketless_port() as port:
         status = check_one_url(f"http://127.0.0.1:{port}/ok", store, timeout=(1, 1))
 
@@ -221,8 +224,8 @@ def test_only_http_and_https_are_checked(store, url):
     )
 
 
-def test_many_urls_come_back_in_order_once_each(server, store):
-    urls = [f"{server.base}/ok", f"{server.base}/gone-404", "ftp://x.example/", f"{server.base}/ok"]
+def test_many_urls_come_back_in_order_once_each(link_server, store):
+    urls = [f"{link_server.base}/ok", f"{link_server.base}/gone-404", "ftp://x.example/", f"{link_server.base}/ok"]
     seen = []
     results = check_links(urls, store=store, progress=lambda done, total, s: seen.append((done, total, s.url)))
 
@@ -231,18 +234,18 @@ def test_many_urls_come_back_in_order_once_each(server, store):
     ]
     assert sorted(done for done, _, _ in seen) == [1, 2, 3]
     assert {total for _, total, _ in seen} == {3}
-    assert server.requests.count(("HEAD", "/ok")) == 1
+    assert link_server.requests.count(("HEAD", "/ok")) == 1
 
 
 # -- politeness -----------------------------------------------------------------------------
 
 
-def test_no_more_than_per_host_requests_in_flight(server, store):
-    urls = [f"{server.base}/count/{i}" for i in range(20)]
+def test_no_more_than_per_host_requests_in_flight(link_server, store):
+    urls = [f"{link_server.base}/count/{i}" for i in range(20)]
     results = check_links(urls, store=store, concurrency=8, per_host=2)
 
     assert [r.status for r in results] == ["alive"] * 20
-    assert 1 <= server.max_in_flight <= 2
+    assert 1 <= link_server.max_in_flight <= 2
 
 
 def test_invalid_settings_are_refused(store):
@@ -259,23 +262,23 @@ def test_invalid_settings_are_refused(store):
 # -- the store ------------------------------------------------------------------------------
 
 
-def test_store_round_trip(server, tmp_path):
+def test_store_round_trip(link_server, tmp_path):
     path = tmp_path / "links.json"
-    urls = [f"{server.base}/ok", f"{server.base}/gone-410", f"{server.base}/moved-permanently", "ftp://x.example/"]
+    urls = [f"{link_server.base}/ok", f"{link_server.base}/gone-410", f"{link_server.base}/moved-permanently", "ftp://x.example/"]
     results = check_links(urls, store=LinkStore(path))
 
     reopened = LinkStore(path)  # as after a restart
     assert [reopened.get(url) for url in urls] == results
     assert [reopened.status_of(url) for url in urls] == ["alive", "dead", "redirected", "unknown"]
-    assert reopened.status_of(f"{server.base}/never-asked") == "unchecked"
-    assert reopened.get(f"{server.base}/never-asked") is None
+    assert reopened.status_of(f"{link_server.base}/never-asked") == "unchecked"
+    assert reopened.get(f"{link_server.base}/never-asked") is None
     assert reopened.recovered_from is None
     assert isinstance(json.loads(path.read_text(encoding="utf-8")), dict)
     assert [p.name for p in tmp_path.iterdir()] == ["links.json"]  # no temporary file left behind
 
 
 @pytest.mark.parametrize("content", ["{not json", "[1, 2, 3]", ""])
-def test_a_corrupt_store_starts_empty_and_keeps_a_copy(server, tmp_path, content):
+def test_a_corrupt_store_starts_empty_and_keeps_a_copy(link_server, tmp_path, content):
     path = tmp_path / "links.json"
     path.write_text(content, encoding="utf-8")
 
@@ -284,8 +287,8 @@ def test_a_corrupt_store_starts_empty_and_keeps_a_copy(server, tmp_path, content
     assert store.recovered_from == tmp_path / "links.json.corrupt"
     assert store.recovered_from.read_text(encoding="utf-8") == content
 
-    check_links([f"{server.base}/ok"], store=store)
-    assert LinkStore(path).status_of(f"{server.base}/ok") == "alive"
+    check_links([f"{link_server.base}/ok"], store=store)
+    assert LinkStore(path).status_of(f"{link_server.base}/ok") == "alive"
 
 
 def test_a_store_with_one_bad_entry_keeps_the_good_ones(tmp_path):
@@ -315,18 +318,18 @@ def test_default_store_lives_under_mlsd_home(mlsd_home):
 # -- rechecking only what is stale ----------------------------------------------------------
 
 
-def test_older_than_days_rechecks_only_stale_links(server, store):
-    urls = [f"{server.base}/ok", f"{server.base}/gone-404", f"{server.base}/moved-permanently"]
+def test_older_than_days_rechecks_only_stale_links(link_server, store):
+    urls = [f"{link_server.base}/ok", f"{link_server.base}/gone-404", f"{link_server.base}/moved-permanently"]
     first = check_links(urls, store=store, older_than_days=7)
-    asked = len(server.requests)
+    asked = len(link_server.requests)
     assert asked > 0
 
     second = check_links(urls, store=store, older_than_days=7)
-    assert len(server.requests) == asked  # nothing asked again
+    assert len(link_server.requests) == asked  # nothing asked again
     assert second == first
 
     third = check_links(urls, store=store, older_than_days=0)
-    assert len(server.requests) == 2 * asked  # everything asked again
+    assert len(link_server.requests) == 2 * asked  # everything asked again
     assert [s.status for s in third] == ["alive", "dead", "redirected"]
 
 
@@ -361,21 +364,21 @@ class socketless_port:
         self.sock.close()
 
 
-def test_a_429_with_a_short_retry_after_is_asked_again_after_waiting(server, store):
+def test_a_429_with_a_short_retry_after_is_asked_again_after_waiting(link_server, store):
     started = time.monotonic()
-    status = check_one_url(f"{server.base}/rate-limited-once", store)
+    status = check_one_url(f"{link_server.base}/rate-limited-once", store)
 
     assert (status.status, status.http_status) == ("alive", 200)
-    assert server.requests == [("HEAD", "/rate-limited-once"), ("HEAD", "/rate-limited-once")]
+    assert link_server.requests == [("HEAD", "/rate-limited-once"), ("HEAD", "/rate-limited-once")]
     assert time.monotonic() - started >= 1.0  # it waited as told
 
 
-def test_a_429_asking_for_an_hour_is_not_waited_for(server, store):
+def test_a_429_asking_for_an_hour_is_not_waited_for(link_server, store):
     started = time.monotonic()
-    status = check_one_url(f"{server.base}/rate-limited-long", store)
+    status = check_one_url(f"{link_server.base}/rate-limited-long", store)
 
     assert (status.status, status.http_status) == ("unknown", 429)
-    assert server.requests == [("HEAD", "/rate-limited-long")]
+    assert link_server.requests == [("HEAD", "/rate-limited-long")]
     assert time.monotonic() - started < 5
 
 

@@ -12,6 +12,7 @@ import shutil
 import sqlite3
 import subprocess
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -319,10 +320,13 @@ def test_a_merge_keeps_the_newer_entry(filled, tmp_path, corpus):
     by_key = {r["key"]: r for r in backup["reading"]}
     # The backup's copy of `a` is older than the store's, its copy of `b` newer.
     by_key[a.id].update(note="old note from the backup", updated_at="2000-01-01T00:00:00+00:00")
-    by_key[b.id].update(note="newer note from the backup", bookmarked=False, updated_at="2999-01-01T00:00:00+00:00")
+    # Newer than the store's rows (written just now), yet not in the future beyond clock skew:
+    # a backup's updated_at from the far future is refused (it would win every later merge).
+    newer = (datetime.now(UTC) + timedelta(hours=1)).isoformat(timespec="seconds")
+    by_key[b.id].update(note="newer note from the backup", bookmarked=False, updated_at=newer)
     # The backup's copy of the first session (not the newest row) is newer, of the second older.
     done, running = backup["sessions"]
-    done.update(question="A newer title", updated_at="2999-01-01T00:00:00+00:00",
+    done.update(question="A newer title", updated_at=newer,
                 steps=[{"step_id": "ml-metrics", "note": "rewritten elsewhere", "seconds": 12.5}])
     running.update(question="An old title", updated_at="2000-01-01T00:00:00+00:00")
     done_id = {s.uid: s.id for s in filled.sessions()}[done["uid"]]
@@ -364,6 +368,14 @@ def _backup(**changes) -> dict:
     return data
 
 
+def _step(**changes) -> dict:
+    return {"step_id": "ml-metrics", "note": "", "seconds": 1.0, **changes}
+
+
+FLOW_STEP_LIST = ", ".join(sorted(s.id for s in load_corpus().steps))
+TOMORROW = f"{datetime.now(UTC) + timedelta(days=1):%Y-%m-%d}"
+
+
 def _second(kind: str, **changes) -> list[dict]:
     """The backup's list of ``kind`` with its second entry changed (a key set to ... is removed)."""
     entries = _backup()[kind]
@@ -399,7 +411,39 @@ BAD_BACKUPS = [
      "{o}, session #2, step #1: field 'seconds' is missing."),
     ("step-twice", _backup(sessions=_second("sessions", steps=[{"step_id": "ml-metrics", "note": "", "seconds": 1},
                                                                {"step_id": "ml-metrics", "note": "", "seconds": 2}])),
-     "{o}, session #2, step #2: step 'ml-metrics' appears twice."),
+     "{o}, session #2, step #2: step 'ml-metrics' appears twice."),    # Types right, values absurd: each would have been accepted, or crashed the import, before.
+    ("step-seconds-negative", _backup(sessions=_second("sessions", steps=[_step(seconds=-1e9)])),
+     "{o}, session #2, step #1: field 'seconds' is -1000000000.0, out of range: it must be 0 to 2,592,000 (30 days)."),
+    ("step-seconds-huge-int", _backup(sessions=_second("sessions", steps=[_step(seconds=10 ** 300)])),
+     "{o}, session #2, step #1: field 'seconds' is 100000000000000000000000000000, out of range: "
+     "it must be 0 to 2,592,000 (30 days)."),
+    ("step-seconds-bool", _backup(sessions=_second("sessions", steps=[_step(seconds=True)])),
+     "{o}, session #2, step #1: field 'seconds' has the wrong type (bool): True."),
+    ("step-unknown-id", _backup(sessions=_second("sessions", steps=[_step(step_id="hacking")])),
+     "{o}, session #2, step #1: field 'step_id' is 'hacking', not a step of the flow (" + FLOW_STEP_LIST + ")."),
+    ("session-unknown-current-step", _backup(sessions=_second("sessions", current_step="../../etc")),
+     "{o}, session #2: field 'current_step' is '../../etc', not a step of the flow (" + FLOW_STEP_LIST + ")."),
+    ("session-last-activity-1e308", _backup(sessions=_second("sessions", last_activity=1e308)),
+     "{o}, session #2: field 'last_activity' is 1e+308, out of range: it must be a time in epoch seconds between "
+     "2000-01-01 and 2100-01-01."),
+    ("session-clock-negative", _backup(sessions=_second("sessions", step_entered_at=-5)),
+     "{o}, session #2: field 'step_entered_at' is -5, out of range: it must be a time in epoch seconds between "
+     "2000-01-01 and 2100-01-01."),
+    ("session-minutes-huge-int", _backup(sessions=_second("sessions", minutes=10 ** 100)),
+     "{o}, session #2: field 'minutes' must be 5 to 240, got 100000000000000000000000000000."),
+    ("reading-updated-at-garbage", _backup(reading=_second("reading", updated_at="9999-zz")),
+     "{o}, reading entry #2: field 'updated_at' is '9999-zz', not an ISO 8601 time (e.g. 2026-12-02T10:00:00+00:00)."),
+    ("reading-updated-at-far-future", _backup(reading=_second("reading", updated_at="9999-01-01T00:00:00+00:00")),
+     "{o}, reading entry #2: field 'updated_at' is '9999-01-01T00:00:00+00:00', out of range: it must lie between "
+     "2000-01-01 and " + TOMORROW + "."),
+    ("reading-read-at-no-zone", _backup(reading=_second("reading", read_at="2026-01-01T10:00:00")),
+     "{o}, reading entry #2: field 'read_at' is '2026-01-01T10:00:00', a time without a time zone "
+     "(e.g. 2026-12-02T10:00:00+00:00)."),
+    ("session-started-at-1900", _backup(sessions=_second("sessions", started_at="1900-01-01T00:00:00+00:00")),
+     "{o}, session #2: field 'started_at' is '1900-01-01T00:00:00+00:00', out of range: it must lie between "
+     "2000-01-01 and 2100-01-01."),
+    ("reading-title-huge", _backup(reading=_second("reading", title="x" * 100_000)),
+     "{o}, reading entry #2: field 'title' is longer than 2,000 characters."),
 ]
 
 
@@ -436,6 +480,29 @@ def test_a_backup_that_is_not_json_is_refused(filled, tmp_path, content, message
         import_file(filled, backup)
     assert str(error.value) == message.format(p=backup)
     assert without_export_time(export_data(filled)) == before
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"[" * 100_000 + b"]" * 100_000, "{p} is nested too deeply to be an `mlsd progress export` file."),
+    (b'{"format": "mlsd-progress", "version": ' + b"9" * 5000 + b"}",
+     "{p} is not valid JSON (a number thousands of digits long); expected an `mlsd progress export` file."),
+])
+def test_a_backup_built_to_crash_the_reader_is_refused(filled, tmp_path, content, message):
+    before = without_export_time(export_data(filled))
+    backup = tmp_path / "bomb.json"
+    backup.write_bytes(content)
+    with pytest.raises(ProgressError) as error:
+        import_file(filled, backup)
+    assert str(error.value) == message.format(p=backup)
+    assert without_export_time(export_data(filled)) == before
+
+
+def test_backup_times_are_stored_in_one_form(store):
+    backup = _backup(reading=[{**_backup()["reading"][0], "updated_at": "2026-01-01T02:00:00+02:00",
+                               "read_at": "2026-01-01T00:00:00Z"}], sessions=[])
+    import_data(store, backup)
+    [row] = export_data(store)["reading"]
+    assert (row["updated_at"], row["read_at"]) == ("2026-01-01T00:00:00+00:00", "2026-01-01T00:00:00+00:00")
 
 
 def test_a_missing_backup_is_refused(store, tmp_path):

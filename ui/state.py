@@ -13,7 +13,7 @@ import time
 
 import streamlit as st
 
-from mlsd import paths
+from mlsd import journal, paths
 from mlsd.corpus import data_hash, load_corpus
 from mlsd.embed import TextEmbedder, default_embedder
 from mlsd.errors import MlsdError, ProgressError
@@ -44,6 +44,7 @@ def _run_through_app_navigation() -> None:
 
 def _data_key() -> str:
     """Hash of the bundled data and the imported lists: an import or removal gives a new key."""
+    journal.recover()  # settle a crashed import first, so the key hashes the library the corpus will hold
     return data_hash(paths.DATA_DIR, paths.library_dir())
 
 
