@@ -8,7 +8,7 @@ from mlsd.library import PRESETS, import_upload, import_url, list_sources, remov
 from mlsd.links import check_links
 from mlsd.linkstore import STATUSES, LinkStore
 from mlsd.urls import is_web_url
-from ui.render import md_escape
+from ui.render import md_escape, md_text
 from ui.state import corpus_or_stop, shared_embedder
 
 corpus = corpus_or_stop()
@@ -43,7 +43,7 @@ def run_import(request: dict, replace: bool = False) -> None:
         st.rerun()  # show the question (a preset's button sits below where it is asked)
     except MlsdError as exc:
         bar.empty()
-        st.error(f"Import failed, nothing was changed: {exc}", icon=":material/error:")
+        st.error(f"Import failed, nothing was changed: {md_escape(str(exc))}", icon=":material/error:")
         return
     bar.empty()
     if report.path is None:
@@ -102,7 +102,7 @@ st.subheader("Imported lists")
 try:
     sources = list_sources()
 except MlsdError as exc:
-    st.error(str(exc), icon=":material/error:")
+    st.error(md_text(str(exc)), icon=":material/error:")
     sources = []
 if not sources:
     st.caption("None yet: import a list above. Imported items appear in search, companies and related results.")
@@ -114,7 +114,7 @@ for source in sources:
         try:
             remove_source(source.name, embedder=shared_embedder())
         except MlsdError as exc:
-            st.error(str(exc), icon=":material/error:")
+            st.error(md_text(str(exc)), icon=":material/error:")
         else:
             st.rerun()
 
@@ -135,7 +135,7 @@ if st.button("Check links", key="check_links", icon=":material/link:"):
     try:
         results = check_links(urls, store=store, older_than_days=int(older), progress=on_result)
     except MlsdError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(md_text(str(exc)), icon=":material/error:")
     else:
         bar.empty()
         st.success(f"Checked {len(results)} links.")

@@ -73,7 +73,7 @@ def start_view() -> None:
             try:
                 sid = store.start_session(text, int(minutes), steps[0].id, None if choice == OWN else choice)
             except ProgressError as exc:
-                st.error(str(exc), icon=":material/error:")
+                st.error(md_escape(str(exc)), icon=":material/error:")
             else:
                 st.session_state.setdefault("_practice_opened", set()).add(sid)
                 if "question" in st.query_params:
@@ -89,7 +89,7 @@ def start_view() -> None:
     try:
         past = store.sessions()
     except ProgressError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(md_escape(str(exc)), icon=":material/error:")
         return
     if not past:
         st.caption("None yet. Your sessions are listed here, and you can reopen any of them.")

@@ -93,7 +93,7 @@ try:
     b1.download_button("Download a backup (JSON)", backup, file_name="mlsd-progress.json", mime="application/json",
                        icon=":material/download:", key="progress_backup")
 except ProgressError as exc:
-    b1.error(str(exc), icon=":material/error:")
+    b1.error(md_escape(str(exc)), icon=":material/error:")
 upload = b2.file_uploader("Restore from a backup", type=["json"], key="progress_restore",
                           help="Merged into your progress: newer entries win, nothing is deleted")
 if upload is not None and st.session_state.get("_restored") != upload.file_id:
