@@ -60,6 +60,14 @@ class ModelMissingError(MlsdError):
     """The packaged embedding model is not installed."""
 
 
+class QueryModelError(ModelMissingError):
+    """The query encoder exported to ONNX is missing, damaged, or cannot run here.
+
+    Search then encodes queries with sentence-transformers (the build-time model) and exports
+    the ONNX model again; the message says what was found wrong.
+    """
+
+
 class SearchIndexError(MlsdError):
     """The search index could not be read or built."""
 
