@@ -138,6 +138,73 @@ def wait_idle(page, timeout: float | None = None) -> None:
     page.wait_for_timeout(800)  # charts finish drawing
 
 
+# -- settling and checking a page (the random walker and the journeys) ---------------------------------
+# Text that is never legitimately on a page: a Python object printed instead of rendered.
+LEAKS = ("DeltaGenerator(", " object at 0x", "<function ", "Traceback")
+# Streamlit's own state marks on the app root (what its e2e tests wait on), then what a person sees:
+# the running indicator, spinners, skeletons, elements greyed out while a rerun replaces them.
+JS_BUSY = r"""() => {
+  if (document.readyState !== 'complete') return 'document loading';
+  const app = document.querySelector('[data-testid=stApp]');
+  if (!app) return 'no app yet';
+  const connection = app.getAttribute('data-test-connection-state');
+  if (connection && connection !== 'CONNECTED') return `connection ${connection}`;
+  const script = app.getAttribute('data-test-script-state');
+  if (script && script !== 'notRunning') return `script ${script}`;
+  if (!document.querySelector('[data-testid=stSidebarNav]')) return 'no navigation yet';
+  if (document.querySelector('[data-testid=stStatusWidget]')) return 'running indicator';
+  if (document.querySelector('[data-testid=stSpinner]')) return 'spinner';
+  if (document.querySelector('[data-testid=stSkeleton]')) return 'skeleton';
+  if (document.querySelector('[data-stale=true]')) return 'stale elements (rerun in progress)';
+  return '';
+}"""
+
+JS_CHECK = r"""() => {
+  const app = document.querySelector('[data-testid=stApp]');
+  const exceptions = Array.from(document.querySelectorAll('[data-testid=stException]')).map(e => {
+    const message = e.querySelector('[data-testid=stExceptionMessage]');
+    const rows = Array.from(e.querySelectorAll('[data-testid=stExceptionTraceRow]')).map(r => r.textContent.trim());
+    return {message: (message ? message.textContent : e.textContent).trim(), trace: rows};
+  });
+  return {text: app ? app.textContent : document.body.textContent, exceptions};
+}"""
+
+
+
+def settle(page, timeout: float = 60, quiet: float = 0.45) -> None:
+    """Wait until the script run is over and the page has stayed idle for ``quiet`` seconds.
+
+    Unlike ``wait_idle`` this works on a phone too (its sidebar is closed) and waits on
+    Streamlit's own script state, which turns "running" before any indicator shows. After
+    loading a page, pass a longer ``quiet``: a fresh server answers its first page with two
+    runs about half a second apart (see ``pages.common._run_through_app_navigation``).
+
+    Raises:
+        TimeoutError: the page was still busy after ``timeout`` seconds (a hang), with what it was doing.
+    """
+    page.wait_for_timeout(200)
+    deadline = time.monotonic() + timeout
+    needed = max(1, round(quiet / 0.15))
+    idle, state = 0, "not checked"
+    while idle < needed:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the page did not settle within {timeout:.0f} s: {state}")
+        state = page.evaluate(JS_BUSY)
+        idle = 0 if state else idle + 1
+        page.wait_for_timeout(150)
+
+
+def page_problems(page) -> list[str]:
+    """What is wrong on the page now: exception boxes, object reprs leaked into its text."""
+    state = page.evaluate(JS_CHECK)
+    problems = ["exception on the page: " + "\n".join([e["message"], *e["trace"]]) for e in state["exceptions"]]
+    for marker in LEAKS if not problems else ():  # an exception box shows a traceback of its own
+        at = state["text"].find(marker)
+        if at >= 0:
+            problems.append(f"{marker!r} in the page text: …{state['text'][max(0, at - 150):at + 250]}…")
+    return problems
+
+
 def shoot(page, name: str) -> Path:
     SHOTS.mkdir(exist_ok=True)
     path = SHOTS / f"{name}.png"
