@@ -36,6 +36,7 @@ import json
 import random
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -43,11 +44,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
 
-from tests.browser import DESKTOP, PHONE, ROOT, SHOTS, StreamlitServer, launch_chromium
+from tests.browser import DESKTOP, JS_BUSY, JS_CHECK, LEAKS, PHONE, ROOT, SHOTS, StreamlitServer, launch_chromium
 
 VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
-# Text that is never legitimately on a page: a Python object printed instead of rendered.
-LEAKS = ("DeltaGenerator(", " object at 0x", "<function ", "Traceback")
 # The browser resolves no host but the app's own: a stray link never leaves the machine.
 OFFLINE_ARGS = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"]
 # The server reaches no host either (an import or a link check that slipped through fails fast).
@@ -64,6 +63,10 @@ WEIGHTS = {
     "segment": 6, "checkbox": 6, "radio": 4, "select": 8, "tab": 3, "expander": 3, "slider": 2,
     "chart": 2, "grid": 3, "dblclick": 3, "escape": 1, "sidebar": 1,
 }
+
+# Actions that leave the page: less likely in a page's first DWELL actions.
+LEAVING = ("nav", "link", "back", "forward", "goto")
+DWELL = 3
 
 # -- what gets typed ----------------------------------------------------------------------------
 WORDS = ["cold start", "pagerank", "predicting ad clicks", "how does Netflix pick which picture to show",
@@ -217,7 +220,7 @@ const candidates = (kind) => {
 JS_COLLECT = "() => {" + _JS_HELPERS + r"""
   const out = {};
   for (const kind of Object.keys(KINDS).filter(k => k !== 'nav'))
-    out[kind] = candidates(kind).map(c => ({id: c.id, label: c.label, primary: c.primary}));
+    out[kind] = candidates(kind).map(c => ({id: c.id, label: c.label, primary: c.primary, number: c.el.type === 'number'}));
   const side = document.querySelector('[data-testid=stSidebar]');
   return {kinds: out, sidebarOpen: !!side && side.getAttribute('data-collapsed') !== 'true',
           dialog: !!Array.from(document.querySelectorAll('[role=dialog]')).find(visible)};
@@ -230,35 +233,6 @@ JS_MARK = "([kind, id, token]) => {" + _JS_HELPERS + r"""
   hit.el.setAttribute('data-walk-target', token);
   return hit.label;
 }"""
-
-# Streamlit's own state marks on the app root (what its e2e tests wait on), then what a person sees:
-# the running indicator, spinners, skeletons, elements greyed out while a rerun replaces them.
-JS_BUSY = r"""() => {
-  if (document.readyState !== 'complete') return 'document loading';
-  const app = document.querySelector('[data-testid=stApp]');
-  if (!app) return 'no app yet';
-  const connection = app.getAttribute('data-test-connection-state');
-  if (connection && connection !== 'CONNECTED') return `connection ${connection}`;
-  const script = app.getAttribute('data-test-script-state');
-  if (script && script !== 'notRunning') return `script ${script}`;
-  if (!document.querySelector('[data-testid=stSidebarNav]')) return 'no navigation yet';
-  if (document.querySelector('[data-testid=stStatusWidget]')) return 'running indicator';
-  if (document.querySelector('[data-testid=stSpinner]')) return 'spinner';
-  if (document.querySelector('[data-testid=stSkeleton]')) return 'skeleton';
-  if (document.querySelector('[data-stale=true]')) return 'stale elements (rerun in progress)';
-  return '';
-}"""
-
-JS_CHECK = r"""() => {
-  const app = document.querySelector('[data-testid=stApp]');
-  const exceptions = Array.from(document.querySelectorAll('[data-testid=stException]')).map(e => {
-    const message = e.querySelector('[data-testid=stExceptionMessage]');
-    const rows = Array.from(e.querySelectorAll('[data-testid=stExceptionTraceRow]')).map(r => r.textContent.trim());
-    return {message: (message ? message.textContent : e.textContent).trim(), trace: rows};
-  });
-  return {text: app ? app.textContent : document.body.textContent, exceptions};
-}"""
-
 
 # -- the walk --------------------------------------------------------------------------------------
 @dataclass
@@ -275,14 +249,17 @@ class Failure:
     records: list[dict]
     screenshot: Path | None = None
     replay_file: Path | None = None
+    start: str = "/"
 
     @property
     def signature(self) -> str:
         """What makes two failures the same bug: the reason and where it was raised."""
         place = ""
-        for line in reversed(self.detail.splitlines()):
-            m = re.search(r'File "([^"]+)", line (\d+)', line)
-            if m:
+        own = self.detail.split("\n\nThe server's log:")[0]  # an exception box's own trace first
+        for line in reversed(own.splitlines()):
+            # A plain traceback's `File "x.py", line 3`, or rich's `/path/x.py:3 in f`.
+            m = re.search(r'File "([^"]+)", line (\d+)', line) or re.search(r"(/[^\s:]+\.py):(\d+) in ", line)
+            if m and "site-packages" not in m.group(1):
                 place = f"{Path(m.group(1)).name}:{m.group(2)}"
                 break
         first = self.detail.strip().splitlines()[0] if self.detail.strip() else ""
@@ -290,7 +267,7 @@ class Failure:
         if self.reason == "exception":
             return f"exception {first} at {place}"
         if self.reason == "leaked object":
-            return f"leaked {first} on {page}"
+            return f"leaked {first.split(' in the page text')[0]} on {page}"
         if self.reason == "server traceback":
             last = [line for line in self.detail.strip().splitlines() if line.strip()][-1:]
             return f"server traceback {last[0] if last else ''} at {place}"
@@ -298,7 +275,8 @@ class Failure:
 
     def report(self) -> str:
         command = "" if self.seed is None else (
-            f".venv/bin/python -m tests.walk --seed {self.seed} --steps {self.step} --viewport {self.viewport}")
+            f".venv/bin/python -m tests.walk --seed {self.seed} --steps {self.step} --viewport {self.viewport}"
+            + (f" --start '{self.start}'" if self.start != "/" else ""))
         lines = [f"Walk failure: {self.reason} at step {self.step} (seed {self.seed}, {self.viewport}) on {self.url}",
                  self.detail.rstrip(), ""]
         if command:
@@ -347,7 +325,8 @@ class Walker:
     """
 
     def __init__(self, browser, server: StreamlitServer, seed: int | None, viewport: str = "desktop",
-                 idle_timeout: float = 60, keep_going: bool = False, shots: Path = SHOTS, echo=None) -> None:
+                 idle_timeout: float = 90, keep_going: bool = False, shots: Path = SHOTS, echo=None,
+                 start: str = "/") -> None:
         self.browser = browser
         self.server = server
         self.base = server.url
@@ -358,6 +337,7 @@ class Walker:
         self.keep_going = keep_going
         self.shots = shots
         self.echo = echo or (lambda line: None)
+        self.start = start
         self.context = None
         self.page = None
         self.log: list[str] = []
@@ -365,6 +345,8 @@ class Walker:
         self.page_errors: list[str] = []
         self.log_seen = 0
         self.token = 0
+        self.tried: set[tuple[str, str, str]] = set()  # (page path, kind, element) already used
+        self.path, self.dwell = "", 0  # the page's path, and how many actions it has had
 
     # -- browser session ------------------------------------------------------------------
     def open_session(self, path: str = "/") -> None:
@@ -394,24 +376,24 @@ class Walker:
                     raise
                 self.page.wait_for_timeout(250)
 
-    def settle(self, extra_ms: int = 0) -> str:
-        """Wait until the script run is over and the page stays idle for a moment.
+    def settle(self, quiet: float = 0.45) -> str:
+        """Wait until the script run is over and the page stays idle for ``quiet`` seconds.
 
         Returns:
             "" when idle, else what the page was still doing when ``idle_timeout`` ran out.
         """
-        self.page.wait_for_timeout(200 + extra_ms)
+        self.page.wait_for_timeout(200)
         deadline = time.monotonic() + self.idle_timeout
-        quiet, busy = 0, "not checked"
-        while quiet < 3:
+        needed = max(1, round(quiet / 0.15))
+        idle, busy = 0, "not checked"
+        while idle < needed:
             if time.monotonic() > deadline:
                 return busy
             busy = self.evaluate(JS_BUSY)
-            quiet = 0 if busy else quiet + 1
+            idle = 0 if busy else idle + 1
             self.page.wait_for_timeout(150)
         return ""
 
-    # -- checks -----------------------------------------------------------------------------------
     def check(self) -> list[tuple[str, str]]:
         """Everything wrong right now, as (reason, detail) pairs."""
         problems = []
@@ -419,7 +401,7 @@ class Walker:
             problems.append(("server died", self.server.log_text()[-3000:]))
         state = self.evaluate(JS_CHECK)
         log = self.server.log_text()
-        new, self.log_seen = log[self.log_seen:], len(log)
+        new, self.log_seen = plain(log[self.log_seen:]), len(log)
         server_trace = new[new.find("Traceback"):][:4000] if "Traceback" in new else ""
         for exc in state["exceptions"]:
             detail = "\n".join([exc["message"], *exc["trace"]])
@@ -445,7 +427,19 @@ class Walker:
         """The next action, picked among what the page offers."""
         state = self.evaluate(JS_COLLECT)
         kinds = {k: v for k, v in state["kinds"].items() if v}
+        path = urlsplit(self.page.url).path
+        if path != self.path:
+            self.path, self.dwell = path, 0
+        self.dwell += 1
+        fresh = lambda kind, c: (path, kind, json.dumps(c["id"], sort_keys=True)) not in self.tried
         offered = dict(WEIGHTS)
+        # Like a person, try what has not been tried yet, and use a page a little before leaving it.
+        for kind, found in kinds.items():
+            if kind in offered and any(fresh(kind, c) for c in found):
+                offered[kind] *= 2
+        if self.dwell <= DWELL:
+            for kind in LEAVING:
+                offered[kind] *= 0.3
         for kind in ("link", "button", "segment", "checkbox", "radio", "select", "type", "tab", "expander",
                      "slider", "chart", "grid"):
             if kind not in kinds:
@@ -469,8 +463,10 @@ class Walker:
             target_kind = rng.choice([k for k in ("link", "button", "segment", "checkbox", "tab", "expander") if k in kinds])
             pick = rng.choice(kinds[target_kind])
             return {"do": "dblclick", "kind": target_kind, "id": pick["id"], "label": pick["label"]}
-        # A person goes for the highlighted button more often than for the others.
-        pick = rng.choices(kinds[kind], weights=[3 if c.get("primary") else 1 for c in kinds[kind]])[0]
+        # A person goes for the highlighted button, and for what they have not tried, more often.
+        pick = rng.choices(kinds[kind], weights=[(3 if c.get("primary") else 1) * (4 if fresh(kind, c) else 1)
+                                                 for c in kinds[kind]])[0]
+        self.tried.add((path, kind, json.dumps(pick["id"], sort_keys=True)))
         record = {"do": kind, "id": pick["id"], "label": pick["label"]}
         if kind == "type":
             record.update(self.random_typing(pick))
@@ -491,9 +487,9 @@ class Walker:
 
     def random_typing(self, pick: dict) -> dict:
         rng, key, label = self.rng, pick["id"].get("key", ""), pick["label"]
-        if key == "library_url" or "URL of a list" in label:
+        if key.startswith("library") or "url" in label.lower():  # never a real address: see LIBRARY_URLS
             text = rng.choice(LIBRARY_URLS)
-        elif "minutes" in label.lower() or key == "practice_minutes" or key == "links_days" or "days ago" in label:
+        elif pick.get("number"):
             text = rng.choice(NUMBERS)
         else:
             text = rng.choice(WORDS) if rng.random() < 0.5 else rng.choice(HOSTILE)
@@ -555,6 +551,7 @@ class Walker:
             if page.locator("[data-testid=stSidebar]").get_attribute("data-collapsed") == "true":
                 page.locator("[data-testid=stExpandSidebarButton]").click(timeout=3_000)
                 return "(opened)"
+            page.locator("[data-testid=stSidebarHeader]").hover(timeout=3_000)  # shown on hover only
             page.locator("[data-testid=stSidebarCollapseButton] button").click(timeout=3_000)
             return "(closed)"
         if do == "dblclick":
@@ -671,7 +668,7 @@ class Walker:
             return f"open {path}"
         if do in ("back", "forward", "reload", "escape", "fresh", "sidebar"):
             return {"back": "browser Back", "forward": "browser Forward", "reload": "reload", "sidebar": "toggle the sidebar",
-                    "escape": "press Escape", "fresh": "new browser session, open /"}[do]
+                    "escape": "press Escape", "fresh": f"new browser session, open {record.get('path', '/')}"}[do]
         ident = record["id"]
         name = f"{record['label']!r}" + (f" [key {ident['key']}]" if ident.get("key") else "") + (
             f" #{ident['nth'] + 1}" if ident.get("nth") else "")
@@ -696,14 +693,14 @@ class Walker:
         started = time.monotonic()
         self.log_seen = len(self.server.log_text())
         total = len(replay) if replay is not None else steps
-        first = replay[0] if replay and replay[0]["do"] == "fresh" else {"do": "fresh"}
+        first = replay[0] if replay and replay[0]["do"] == "fresh" else {"do": "fresh", "path": self.start}
         failures = self.step(0, first, result)
         steps_left = replay[1:] if replay and replay[0]["do"] == "fresh" else replay
         for step in range(1, total + 1):
-            if failures and not self.keep_going:
+            if failures and (not self.keep_going or not self.server.alive()):
                 break
             if failures:  # keep going: a new browser session, as a new visitor would start
-                failures = self.step(step, {"do": "fresh"}, result)
+                failures = self.step(step, {"do": "fresh", "path": self.start}, result)
                 continue
             if steps_left is not None:
                 if not steps_left:
@@ -717,7 +714,7 @@ class Walker:
             self.page.wait_for_timeout(500)
             log = self.server.log_text()
             if "Traceback" in log[self.log_seen:]:
-                tail = log[self.log_seen:]
+                tail = plain(log[self.log_seen:])
                 result.failures.append(self.fail(total, "server traceback", tail[tail.find("Traceback"):][:4000]))
         result.seconds = time.monotonic() - started
         return result
@@ -731,7 +728,7 @@ class Walker:
         note = ""
         try:
             if record["do"] == "fresh":
-                self.open_session("/")
+                self.open_session(record.get("path", "/"))
             else:
                 note = self.do(record)
         except Skip as exc:
@@ -751,7 +748,10 @@ class Walker:
         self.records.append({"step": step, **record})
         if record["do"] != "fresh":
             result.actions += 1
-        busy = self.settle()
+        # A page load may bring a second run half a second after the first (a fresh server's
+        # first page does; so may the query-parameter sync after Back): wait longer for those.
+        loads = record["do"] in ("fresh", "goto", "reload", "back", "forward") or record.get("then") == "reload"
+        busy = self.settle(quiet=1.5 if loads else 0.45)
         settled = time.monotonic() - began - acted
         try:
             where = self.page.url[len(self.base):] or "/"
@@ -780,9 +780,17 @@ class Walker:
         replay.write_text(json.dumps({"seed": self.seed, "viewport": self.viewport, "actions": self.records},
                                      indent=1, ensure_ascii=False), encoding="utf-8")
         failure = Failure(self.seed, self.viewport, step, reason, detail, self.page.url, list(self.log),
-                          list(self.records), shot, replay)
+                          list(self.records), shot, replay, self.start)
         self.echo(f"      !! {failure.signature}" + ("  (going on in a new browser session)" if self.keep_going else ""))
         return failure
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def plain(text: str) -> str:
+    """Server log text without its colours (Streamlit logs tracebacks with rich)."""
+    return ANSI.sub("", text)
 
 
 def why_not(exc: Exception) -> str:
@@ -847,9 +855,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-going", action="store_true",
                         help="after a failure, go on in a fresh browser session and list every distinct failure")
     parser.add_argument("--replay", type=Path, help="replay the actions saved with a failure (screenshots/walk-*.json)")
-    parser.add_argument("--idle-timeout", type=float, default=60, help="seconds a script run may take (default 60)")
+    parser.add_argument("--start", default="/", help="the page the walk opens first (default /), e.g. /practice")
+    parser.add_argument("--idle-timeout", type=float, default=90, help="seconds a script run may take (default 90)")
     parser.add_argument("--quiet", action="store_true", help="print only failures and the summary")
     args = parser.parse_args(argv)
+    # Stopped with kill: still stop the server and the browser on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     from playwright.sync_api import sync_playwright
 
@@ -874,10 +885,12 @@ def main(argv: list[str] | None = None) -> int:
                               f"server {server.url}, MLSD_HOME {home}", flush=True)
                         echo = None if args.quiet else (lambda line: print(line, flush=True))
                         result = walk(browser, server, seed, args.steps, viewport, replay=replay,
-                                      idle_timeout=args.idle_timeout, keep_going=args.keep_going, echo=echo)
+                                      idle_timeout=args.idle_timeout, keep_going=args.keep_going, echo=echo,
+                                      start=args.start)
                     log = server.log_text()  # the whole log, shutdown included
                     if "Traceback" in log and not any(f.reason in ("exception", "server traceback")
                                                       for f in result.failures):
+                        log = plain(log)
                         result.failures.append(Failure(seed, viewport, result.actions, "server traceback",
                                                        log[log.find("Traceback"):][:4000], server.url, result.log, []))
                 results.append(result)
