@@ -250,6 +250,7 @@ class Failure:
     screenshot: Path | None = None
     replay_file: Path | None = None
     start: str = "/"
+    returning: bool = False
 
     @property
     def signature(self) -> str:
@@ -276,7 +277,7 @@ class Failure:
     def report(self) -> str:
         command = "" if self.seed is None else (
             f".venv/bin/python -m tests.walk --seed {self.seed} --steps {self.step} --viewport {self.viewport}"
-            + (f" --start '{self.start}'" if self.start != "/" else ""))
+            + (f" --start '{self.start}'" if self.start != "/" else "") + (" --returning" if self.returning else ""))
         lines = [f"Walk failure: {self.reason} at step {self.step} (seed {self.seed}, {self.viewport}) on {self.url}",
                  self.detail.rstrip(), ""]
         if command:
@@ -326,7 +327,7 @@ class Walker:
 
     def __init__(self, browser, server: StreamlitServer, seed: int | None, viewport: str = "desktop",
                  idle_timeout: float = 90, keep_going: bool = False, shots: Path = SHOTS, echo=None,
-                 start: str = "/") -> None:
+                 start: str = "/", returning: bool = False) -> None:
         self.browser = browser
         self.server = server
         self.base = server.url
@@ -338,6 +339,7 @@ class Walker:
         self.shots = shots
         self.echo = echo or (lambda line: None)
         self.start = start
+        self.returning = returning  # the home holds a returning user's history (for replay commands)
         self.context = None
         self.page = None
         self.log: list[str] = []
@@ -534,8 +536,17 @@ class Walker:
             return ""
         if do in ("back", "forward"):
             (page.go_back if do == "back" else page.go_forward)(wait_until="commit", timeout=15_000)
-            if not page.url.startswith(self.base):  # the history began outside the app
-                (page.go_forward if do == "back" else page.go_back)(wait_until="commit", timeout=15_000)
+            if not page.url.startswith(self.base):  # the history began outside the app (about:blank)
+                from playwright.sync_api import Error as PlaywrightError
+
+                try:
+                    page.wait_for_timeout(300)
+                    (page.go_forward if do == "back" else page.go_back)(wait_until="commit", timeout=15_000)
+                except PlaywrightError:
+                    pass  # Chromium may detach the page on its way to about:blank
+                if not page.url.startswith(self.base):
+                    page.goto(self.base + self.start, wait_until="domcontentloaded", timeout=30_000)
+                    return "(left the app's history: opened the first page again)"
                 return "(left the app's history: went straight back)"
             return ""
         if do == "reload":
@@ -728,7 +739,8 @@ class Walker:
         note = ""
         try:
             if record["do"] == "fresh":
-                self.open_session(record.get("path", "/"))
+                self.start = record.get("path", "/")  # a replay's first page
+                self.open_session(self.start)
             else:
                 note = self.do(record)
         except Skip as exc:
@@ -777,10 +789,11 @@ class Walker:
         except Exception:
             shot = None
         replay = self.shots / f"{name}.json"
-        replay.write_text(json.dumps({"seed": self.seed, "viewport": self.viewport, "actions": self.records},
+        replay.write_text(json.dumps({"seed": self.seed, "viewport": self.viewport, "returning": self.returning,
+                                      "actions": self.records},
                                      indent=1, ensure_ascii=False), encoding="utf-8")
         failure = Failure(self.seed, self.viewport, step, reason, detail, self.page.url, list(self.log),
-                          list(self.records), shot, replay, self.start)
+                          list(self.records), shot, replay, self.start, self.returning)
         self.echo(f"      !! {failure.signature}" + ("  (going on in a new browser session)" if self.keep_going else ""))
         return failure
 
@@ -835,6 +848,41 @@ def prepare_home(home: Path, cache: Path = ROOT / "build" / "walk-index") -> Pat
     return home
 
 
+def add_history(home: Path, corpus=None) -> Path:
+    """Give ``home`` a returning user's progress, by a fixed rule (the same every time).
+
+    Every 5th case study read, every 7th bookmarked, every 11th with a note; a finished mock
+    interview with notes on two steps, and a paused one. A fresh home never shows the pages
+    as a returning user sees them: past sessions to reopen, lists of what was read, filters
+    that keep or drop read items.
+    """
+    from mlsd.progress import ProgressStore
+
+    if corpus is None:
+        from mlsd import load_corpus
+
+        corpus = load_corpus()
+    store = ProgressStore(Path(home) / "progress.db")
+    store.migrate()
+    for n, resource in enumerate(corpus.resources):
+        if n % 5 == 0:
+            store.set_read(resource)
+        if n % 7 == 3:
+            store.set_bookmark(resource)
+        if n % 11 == 5:
+            store.set_note(resource, "Worth rereading before the interview.")
+    steps, questions = [s.id for s in corpus.steps], corpus.questions
+    t = time.time() - 3 * 3600
+    done = store.start_session(questions[0].title, 45, steps[0], questions[0].id, now=t)
+    store.save_step_note(done, steps[0], "Goal: more watch time; users are logged in.", now=t + 200)
+    store.move_to(done, steps[1], now=t + 300)
+    store.save_step_note(done, steps[1], "Offline: recall@50 and nDCG; online: watch time per user.", now=t + 500)
+    store.finish(done, now=t + 900)
+    paused = store.start_session(questions[1].title, 30, steps[0], questions[1].id, now=t + 3600)
+    store.pause(paused, now=t + 3700)
+    return Path(home)
+
+
 def seeds_of(text: str) -> list[int]:
     out = []
     for part in text.split(","):
@@ -855,6 +903,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-going", action="store_true",
                         help="after a failure, go on in a fresh browser session and list every distinct failure")
     parser.add_argument("--replay", type=Path, help="replay the actions saved with a failure (screenshots/walk-*.json)")
+    parser.add_argument("--returning", action="store_true",
+                        help="walk as a returning user: the home holds read marks, notes and past practice sessions")
     parser.add_argument("--start", default="/", help="the page the walk opens first (default /), e.g. /practice")
     parser.add_argument("--idle-timeout", type=float, default=90, help="seconds a script run may take (default 90)")
     parser.add_argument("--quiet", action="store_true", help="print only failures and the summary")
@@ -868,6 +918,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.replay:
         saved = json.loads(args.replay.read_text(encoding="utf-8"))
         replay, runs = saved["actions"], [(saved.get("seed"), saved.get("viewport", "desktop"))]
+        args.returning = args.returning or saved.get("returning", False)
     else:
         seeds = seeds_of(args.seeds) if args.seeds else [args.seed if args.seed is not None else random.randrange(10**6)]
         viewports = ["desktop", "phone"] if args.viewport == "both" else [args.viewport]
@@ -880,13 +931,16 @@ def main(argv: list[str] | None = None) -> int:
             for seed, viewport in runs:
                 with tempfile.TemporaryDirectory(prefix="mlsd-walk-") as folder:
                     home = prepare_home(Path(folder) / "home")
+                    if args.returning:
+                        add_history(home)
                     with StreamlitServer(home, env=OFFLINE_ENV) as server:
-                        print(f"== walk: seed {seed}, {viewport}, {len(replay) if replay else args.steps} actions, "
+                        print(f"== walk: seed {seed}, {viewport}, {len(replay) if replay else args.steps} actions"
+                              f"{', returning user' if args.returning else ''}, from {args.start}, "
                               f"server {server.url}, MLSD_HOME {home}", flush=True)
                         echo = None if args.quiet else (lambda line: print(line, flush=True))
                         result = walk(browser, server, seed, args.steps, viewport, replay=replay,
                                       idle_timeout=args.idle_timeout, keep_going=args.keep_going, echo=echo,
-                                      start=args.start)
+                                      start=args.start, returning=args.returning)
                     log = server.log_text()  # the whole log, shutdown included
                     if "Traceback" in log and not any(f.reason in ("exception", "server traceback")
                                                       for f in result.failures):
