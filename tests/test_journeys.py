@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 def loaded(page) -> None:
     """Settled after a page load (a fresh server answers its first page with two runs)."""
-    settle(page, quiet=1.5)
+    settle(page, quiet=1.0)
 
 
 def assert_fine(page, after: str) -> None:

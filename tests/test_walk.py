@@ -17,13 +17,13 @@ from tests.walk import OFFLINE_ARGS, OFFLINE_ENV, add_history, plain, walk
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # (seed, viewport, actions, first page, returning user?): about three minutes in all on the
-# project's 2-core machine. A returning user's home holds read marks, notes and past practice
+# project's 2-core machine (measured: see the README). A returning user's home holds read marks, notes and past practice
 # sessions (see ``tests.walk.add_history``): a fresh home never shows those pages.
 WALKS = [
-    (1, "desktop", 30, "/", False),
-    (5, "desktop", 30, "/search?q=cold+start", False),
-    (7, "desktop", 30, "/practice", True),
-    (4, "phone", 25, "/", False),
+    (1, "desktop", 20, "/", False),
+    (5, "desktop", 20, "/search?q=cold+start", False),
+    (7, "desktop", 20, "/practice", True),
+    (4, "phone", 15, "/", False),
 ]
 
 

@@ -763,7 +763,7 @@ class Walker:
         # A page load may bring a second run half a second after the first (a fresh server's
         # first page does; so may the query-parameter sync after Back): wait longer for those.
         loads = record["do"] in ("fresh", "goto", "reload", "back", "forward") or record.get("then") == "reload"
-        busy = self.settle(quiet=1.5 if loads else 0.45)
+        busy = self.settle(quiet=1.0 if loads else 0.45)
         settled = time.monotonic() - began - acted
         try:
             where = self.page.url[len(self.base):] or "/"
