@@ -5,105 +5,19 @@ Screenshots of every page land in `screenshots/` (ignored by git) for a person t
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
-from urllib.request import urlopen
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+from tests.browser import ROOT, serve, shoot, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(engine, mlsd_home):
     """`streamlit run app.py` on a free port, over the session's MLSD_HOME (index already built)."""
     yield from serve(mlsd_home)
-
-
-def serve(mlsd_home, **extra_env: str):
-    port = free_port()
-    env = {**os.environ, "MLSD_HOME": str(mlsd_home), **extra_env}
-    log = open(mlsd_home / f"streamlit-{port}.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while True:
-        try:
-            if urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            pass
-        if process.poll() is not None or time.time() > deadline:
-            process.kill()
-            raise RuntimeError(f"streamlit did not start: see {log.name}")
-        time.sleep(0.3)
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
-    text = Path(log.name).read_text(encoding="utf-8", errors="replace")
-    assert "Traceback" not in text, f"the server logged a traceback:\n{text[-3000:]}"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is not installed: run `make setup-test` (scripts/setup.sh --test).")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    yield page
-    context.close()
-
-
-def wait_idle(page) -> None:
-    """Wait until the script run is over: no running indicator, no spinner, no skeleton."""
-    page.wait_for_selector("[data-testid=stSidebarNav]")
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=stStatusWidget]')"
-        " && !document.querySelector('[data-testid=stSpinner]')"
-        " && !document.querySelector('[data-testid=stSkeleton]')"
-    )
-    page.wait_for_timeout(800)  # charts finish drawing
-
-
-def shoot(page, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def result_titles(page) -> list[str]:
@@ -179,15 +93,6 @@ def test_every_page_renders_in_the_browser(server, page, path, name, expected):
     wait_idle(page)
     assert "Traceback" not in page.inner_text("body")
     shoot(page, name)
-
-
-@pytest.fixture
-def own_server(engine, mlsd_home, tmp_path):
-    """A server over its own MLSD_HOME (a copy of the built index), for journeys that write."""
-    home = tmp_path / "home"
-    shutil.copytree(mlsd_home / "index", home / "index")
-    # The journeys' list servers listen on 127.0.0.1, which the app refuses unless told otherwise.
-    yield from serve(home, MLSD_ALLOW_PRIVATE_URLS="1")
 
 
 @pytest.fixture
