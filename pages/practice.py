@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from mlsd.errors import MlsdError, ProgressError
-from mlsd.progress import step_budgets
+from mlsd.practice import step_budgets
 from mlsd.search import Filters
 from mlsd.views import mmss, session_markdown
 from ui.render import CHART_MARGIN, guarded_save, md_escape, render_hit_list

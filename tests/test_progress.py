@@ -22,7 +22,8 @@ from mlsd.backup import EXPORT_FORMAT, EXPORT_VERSION, export_data, export_file,
 from mlsd.corpus import load_corpus
 from mlsd.errors import ProgressError
 from mlsd.migrations import MIGRATIONS, SCHEMA_VERSION
-from mlsd.progress import NOTE_MAX_CHARS, PracticeSession, ProgressStore, resource_key, step_budgets
+from mlsd.practice import PracticeSession, step_budgets
+from mlsd.progress import NOTE_MAX_CHARS, ProgressStore, resource_key
 from mlsd.search import Filters, open_engine
 from mlsd.views import progress_by, read_ids, read_next, reading_frame, session_markdown
 
@@ -77,7 +78,7 @@ def test_a_fresh_database_is_created_in_wal_mode_at_the_current_schema(db, store
 
     assert db.is_file()
     assert pragma(db, "journal_mode") == "wal"
-    assert pragma(db, "user_version") == SCHEMA_VERSION == len(MIGRATIONS) == 2
+    assert pragma(db, "user_version") == SCHEMA_VERSION == len(MIGRATIONS) == 3
     assert store.all_reading() == {} and store.sessions() == []
     assert ProgressStore(db).migrate() == SCHEMA_VERSION  # a second open finds it current
 
