@@ -75,7 +75,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mlsd.corpus import Corpus, load_corpus  # noqa: E402
-from mlsd.search import MODES, SearchEngine, Tokenizer, open_engine  # noqa: E402
+from mlsd.search import MODES, SearchEngine, open_engine  # noqa: E402
+from mlsd.tokens import Tokenizer  # noqa: E402
 from mlsd.urls import normalize_url  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent

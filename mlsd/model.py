@@ -8,7 +8,9 @@ the imported lists' file format is :mod:`mlsd.sources`'s; tables for the pages a
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -37,6 +39,17 @@ ITEM_TYPES: tuple[str, ...] = ("topic", "step", "question", "resource")
 MODES: tuple[str, ...] = ("hybrid", "semantic", "keyword")
 MIN_YEAR = 1990
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_NOT_LETTER_OR_DIGIT = re.compile(r"[\W_]+")
+
+
+def company_key(name: str) -> str:
+    """How spellings of a company compare: case, spaces and punctuation ignored.
+
+    ``"DoorDash"``, ``"Doordash"`` and ``"Door-Dash"`` give ``"doordash"``; ``"JPMorgan Chase"``
+    and ``"JPMorganChase"`` one key too. A name of punctuation only keys as itself, casefolded.
+    """
+    folded = " ".join(name.split()).casefold()
+    return _NOT_LETTER_OR_DIGIT.sub("", folded) or folded
 
 
 @dataclass(frozen=True)
@@ -99,21 +112,17 @@ class Resource:
 
 @dataclass(frozen=True)
 class Question:
-    """A sample interview question and its practice material (never part of the search index).
-
-    ``hints`` pairs step ids with their hints, in the flow's order; ``outline`` is meant to be
-    shown only once the user has finished a session on the question.
-    """
+    """A sample interview question and its practice material (never part of the search index)."""
 
     id: str
     title: str
     prompt: str
     topics: tuple[str, ...]
     steps: tuple[str, ...]
-    hints: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    hints: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (step id, its hints) in the flow's order
     pitfalls: tuple[str, ...] = ()
     follow_ups: tuple[str, ...] = ()
-    outline: tuple[str, ...] = ()
+    outline: tuple[str, ...] = ()  # shown only once the user has finished a session
 
     def hints_for(self, step_id: str) -> tuple[str, ...]:
         """The hints for one flow step (empty when the question has none for it)."""
@@ -147,11 +156,6 @@ class Rubric:
             if entry.step == step_id:
                 return entry.criteria
         return ()
-
-    @property
-    def total(self) -> int:
-        """How many criteria there are in all."""
-        return sum(len(entry.criteria) for entry in self.steps)
 
 
 @dataclass(frozen=True)
@@ -281,20 +285,48 @@ class Corpus:
         """The name of a topic's root topic; None for anything that is not a topic id."""
         return self.root_names.get(topic_id) if isinstance(topic_id, str) else None
 
+    # -- companies: one display name per company, whatever the spelling ---------------------------
+    @cached_property
+    def _company_spellings(self) -> dict[str, tuple[str, str | None]]:
+        """Company key (``company_key``) -> (display name, bundled company id or None).
+
+        Built once per corpus, so lists imported before canonicalisation existed benefit too.
+        A bundled company owns its id, name and aliases ("Meta" -> Facebook); any other group of
+        spellings that differ only in case and punctuation ("DoorDash", "Doordash", "Door-Dash")
+        is shown under its most frequent spelling (ties: the one with more capitals, then A-Z).
+        """
+        groups: dict[str, tuple[str, str | None]] = {}
+        for c in self.companies:
+            for spelling in (c.id, c.name, *c.aliases):
+                groups.setdefault(company_key(spelling), (c.name, c.id))
+        seen: dict[str, Counter[str]] = {}
+        for r in self.resources:
+            if r.source != "bundled" and r.company and company_key(r.company) not in groups:
+                seen.setdefault(company_key(r.company), Counter())[r.company] += 1
+        for key, spellings in seen.items():
+            ranked = sorted(spellings, key=lambda s: (-spellings[s], -sum(ch.isupper() for ch in s), s))
+            groups[key] = (ranked[0], None)
+        return groups
+
     def company_name(self, company_id: str | None) -> str | None:
-        """Display name of a bundled company id; any other value (an imported resource's
-        company, already a display name) comes back unchanged."""
+        """Display name of a company given by id, name, alias or any spelling ("doordash" -> "DoorDash").
+
+        A value the corpus does not know comes back unchanged; None stays None.
+        """
         if company_id is None:
             return None
         company = self.company_by_id.get(company_id)
-        return company.name if company else company_id
+        if company is not None:
+            return company.name
+        known = self._company_spellings.get(company_key(company_id))
+        return known[0] if known else company_id
 
     @cached_property
     def imported_company_names(self) -> tuple[str, ...]:
         """Companies only imported resources name (e.g. "Pinterest"), sorted, without repeats."""
         bundled = {c.name for c in self.companies}
-        names = {r.company for r in self.resources if r.source != "bundled" and r.company and r.company not in bundled}
-        return tuple(sorted(names, key=str.casefold))
+        names = {self.company_name(r.company) for r in self.resources if r.source != "bundled" and r.company}
+        return tuple(sorted((n for n in names if n and n not in bundled), key=str.casefold))
 
     @cached_property
     def company_names(self) -> tuple[str, ...]:
@@ -302,19 +334,41 @@ class Corpus:
         return tuple(c.name for c in self.companies) + self.imported_company_names
 
     def resolve_company(self, name: str) -> str | None:
-        """Company id for an id, name or alias (case-insensitive), or None.
+        """Company id for an id, name, alias or spelling (case and punctuation ignored), or None.
 
         A company that only imported resources name has no id: its display name is returned,
         which ``company_name`` gives back unchanged, so filters treat both alike.
         """
-        key = name.strip().casefold()
-        for c in self.companies:
-            if key in {c.id.casefold(), c.name.casefold(), *(a.casefold() for a in c.aliases)}:
-                return c.id
-        for imported in self.imported_company_names:
-            if key == imported.casefold():
-                return imported
-        return None
+        if not isinstance(name, str) or not name.strip():
+            return None
+        known = self._company_spellings.get(company_key(name))
+        if known is None:
+            return None
+        display, company_id = known
+        return company_id if company_id is not None else display
+
+    def company_aliases(self, name: str) -> tuple[str, ...]:
+        """Other names a company is known by, beyond case and punctuation ("Facebook" -> Meta, Instagram, FB).
+
+        Only bundled companies have aliases (``companies.yaml``); an alias that merely extends
+        the name ("Facebook/Meta") is left out.
+        """
+        company = self.company_by_id.get(self.resolve_company(name) or "")
+        if company is None:
+            return ()
+        own = company_key(company.name)
+        out = [a for a in company.aliases if own not in company_key(a)]
+        return tuple(dict.fromkeys(out))
+
+    def closest_companies(self, name: str, n: int = 3) -> list[str]:
+        """Display names most like a name no company has (for "did you mean"), best first."""
+        key = company_key(name)
+        if not key:
+            return []
+        by_key = {company_key(c): c for c in self.company_names}
+        close = difflib.get_close_matches(key, list(by_key), n=n, cutoff=0.7)  # 0.6 offers "Shopee" for "Nope"
+        close += [k for k in by_key if len(key) >= 3 and key in k and k not in close]
+        return [by_key[k] for k in close[:n]]
 
     # -- the unified item view -------------------------------------------------------------
     @cached_property
@@ -380,7 +434,7 @@ class Corpus:
             "totals": {
                 "steps": len(self.steps),
                 "topics": len(self.topics),
-                "companies": len(self.companies),
+                "companies": len(self.company_names),  # bundled and imported-only, each once
                 "resources": len(self.resources),
                 "questions": len(self.questions),
                 "company_notes": sum(len(c.notes) for c in self.companies),

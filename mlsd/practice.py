@@ -16,7 +16,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .model import Criterion, Question, Rubric, Step
+from .errors import ProgressError
+from .model import ID_PATTERN, Criterion, Question, Rubric, Step
+from .sketch import SKETCH_MAX_CHARS
 
 MAX_SCORE = 2
 SCORE_LABELS = ("Missed", "Partly", "Covered")  # the meaning of 0, 1 and 2
@@ -104,6 +106,28 @@ def step_budgets(steps: Sequence[Step], minutes: int) -> dict[str, float]:
         weights = [1] * len(steps)
     total = sum(weights)
     return {s.id: minutes * 60 * w / total for s, w in zip(steps, weights)}
+
+
+def check_score(step_id: str, criterion_id: str, score: int | None) -> None:
+    """Refuse a self-score that is not 0-2 (or None) for a kebab-case step and criterion id.
+
+    Raises:
+        ProgressError: saying what is wrong.
+    """
+    for what, value in (("step", step_id), ("criterion", criterion_id)):
+        if not isinstance(value, str) or not ID_PATTERN.match(value):
+            raise ProgressError(f"A score needs a {what} id in kebab-case, got {value!r}.")
+    if score is not None and (not isinstance(score, int) or isinstance(score, bool) or not 0 <= score <= MAX_SCORE):
+        raise ProgressError(f"A score is 0, 1 or 2, got {score!r}.")
+
+
+def check_sketch(sketch: str) -> str:
+    """The sketch's text when it can be saved (text, at most ``SKETCH_MAX_CHARS``); readable or not."""
+    if not isinstance(sketch, str):
+        raise ProgressError(f"A sketch must be text, got {type(sketch).__name__}.")
+    if len(sketch) > SKETCH_MAX_CHARS:
+        raise ProgressError(f"A sketch is limited to {SKETCH_MAX_CHARS:,} characters; this one has {len(sketch):,}.")
+    return sketch
 
 
 # -- self-scores ----------------------------------------------------------------------------------------

@@ -31,13 +31,14 @@ from typing import Protocol
 from . import paths
 from .errors import ProgressError
 from .migrations import upgrade
-from .model import ID_PATTERN
-from .practice import MAX_SCORE, PracticeSession, StepRecord
-from .sketch import SKETCH_MAX_CHARS
+from .practice import PracticeSession, StepRecord, check_score, check_sketch
 from .urls import normalize_url
 
 NOTE_MAX_CHARS = 20_000
 BUSY_TIMEOUT_SECONDS = 5.0
+# A write that finds the database locked for the whole busy timeout (another process importing a
+# backup on a busy machine) is tried again this many times in all, after a short pause.
+WRITE_ATTEMPTS = 3
 
 
 class ResourceLike(Protocol):
@@ -125,7 +126,7 @@ class ProgressStore:
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA foreign_keys = ON")
             if write:
-                conn.execute("BEGIN IMMEDIATE")  # take the write lock now, not halfway through
+                self._begin_immediate(conn)  # take the write lock now, not halfway through
                 try:
                     yield conn
                 except BaseException:
@@ -141,6 +142,18 @@ class ProgressStore:
             raise self._explain(exc) from None
         finally:
             conn.close()
+
+    @staticmethod
+    def _begin_immediate(conn: sqlite3.Connection) -> None:
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                text = str(exc).lower()
+                if attempt == WRITE_ATTEMPTS or not ("locked" in text or "busy" in text):
+                    raise
+                time.sleep(0.2 * attempt)
 
     def migrate(self) -> int:
         """Create or upgrade the schema; returns the version found before upgrading.
@@ -371,11 +384,7 @@ class ProgressStore:
 
     def set_score(self, session_id: int, step_id: str, criterion_id: str, score: int | None) -> None:
         """Self-score one rubric criterion: 0 missed, 1 partly, 2 covered; None takes the score back."""
-        for what, value in (("step", step_id), ("criterion", criterion_id)):
-            if not isinstance(value, str) or not ID_PATTERN.match(value):
-                raise ProgressError(f"A score needs a {what} id in kebab-case, got {value!r}.")
-        if score is not None and (not isinstance(score, int) or isinstance(score, bool) or not 0 <= score <= MAX_SCORE):
-            raise ProgressError(f"A score is 0, 1 or 2, got {score!r}.")
+        check_score(step_id, criterion_id, score)
         with self.connect(write=True) as conn:
             self._require(conn, session_id)
             if score is None:
@@ -421,14 +430,6 @@ def check_note(note: str) -> str:
     if len(note) > NOTE_MAX_CHARS:
         raise ProgressError(f"A note is limited to {NOTE_MAX_CHARS:,} characters; this one has {len(note):,}.")
     return note
-
-
-def check_sketch(sketch: str) -> str:
-    if not isinstance(sketch, str):
-        raise ProgressError(f"A sketch must be text, got {type(sketch).__name__}.")
-    if len(sketch) > SKETCH_MAX_CHARS:
-        raise ProgressError(f"A sketch is limited to {SKETCH_MAX_CHARS:,} characters; this one has {len(sketch):,}.")
-    return sketch
 
 
 def _reading(row: sqlite3.Row) -> Reading:

@@ -5,19 +5,23 @@ pandas lives here (and in the pages), so the command line and the search path ne
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .model import KIND_LABELS, Corpus, Question, Rubric, Step
+from .model import KIND_LABELS, Corpus, Item, Question, Resource, Rubric, Step
 from .practice import SCORE_LABELS, PracticeSession, Score, session_score, step_budgets, step_scores
 from .progress import Reading, resource_key
 from .sketch import is_dot
 
 if TYPE_CHECKING:
     from .search import Hit, SearchEngine
+
+NO_COMPANY = "General"  # the company column of a resource that names no company
+CORE_LIST = "Core list"  # the bundled case studies, as a source name for people
 
 
 def resources_frame(corpus: Corpus) -> pd.DataFrame:
@@ -27,7 +31,7 @@ def resources_frame(corpus: Corpus) -> pd.DataFrame:
             "id": r.id,
             "title": r.title,
             "url": r.url,
-            "company": corpus.company_name(r.company),
+            "company": corpus.company_name(r.company) or NO_COMPANY,  # text, never NaN: pages format it
             "company_id": r.company,
             "kind": KIND_LABELS.get(r.kind, r.kind) if r.kind else None,
             "year": r.year,
@@ -67,7 +71,8 @@ def topics_frame(corpus: Corpus) -> pd.DataFrame:
 def reading_frame(corpus: Corpus, reading: dict[str, Reading]) -> pd.DataFrame:
     """The corpus's resources (``resources_frame``) with the user's progress columns.
 
-    Adds ``key``, ``read`` (bool), ``bookmarked`` (bool), ``note`` and ``read_at``.
+    Adds ``key``, ``read`` (bool), ``bookmarked`` (bool), ``note``, ``read_at`` (ISO time,
+    missing when unread: for sorting) and ``read_on`` (the date read, "" when unread: for showing).
     """
     frame = resources_frame(corpus)
     keys = [resource_key(r) for r in corpus.resources]
@@ -78,6 +83,7 @@ def reading_frame(corpus: Corpus, reading: dict[str, Reading]) -> pd.DataFrame:
         bookmarked=[bool(s and s.bookmarked) for s in states],
         note=[s.note if s else "" for s in states],
         read_at=[s.read_at if s else None for s in states],
+        read_on=[(s.read_at or "")[:10] if s else "" for s in states],
     )
 
 
@@ -86,16 +92,20 @@ def progress_by(frame: pd.DataFrame, by: str, topic_names: dict[str, str] | None
 
     Args:
         frame: a ``reading_frame``.
-        by: "company" (company display name, "General" when none) or "topic" (every topic a
-            resource is filed under; ``topic_names`` maps ids to names).
+        by: "company" (company display name, "General" when none), "topic" (every topic a
+            resource is filed under; ``topic_names`` maps ids to names; resources without a
+            topic are left out) or "source" ("Core list" for the bundled ones, else the
+            imported list's name).
     """
     if by == "company":
-        grouped = frame.assign(name=frame["company"].fillna("General"))
+        grouped = frame.assign(name=frame["company"].fillna(NO_COMPANY))
+    elif by == "source":
+        grouped = frame.assign(name=frame["source"].replace({"bundled": CORE_LIST}))
     elif by == "topic":
         grouped = frame.explode("topic_ids").dropna(subset=["topic_ids"])
         grouped = grouped.assign(name=grouped["topic_ids"].map(topic_names or {}).fillna(grouped["topic_ids"]))
     else:
-        raise ValueError(f"progress_by: by must be 'company' or 'topic', got {by!r}")
+        raise ValueError(f"progress_by: by must be 'company' or 'topic', or 'source' for the lists; got {by!r}")
     table = grouped.groupby("name").agg(resources=("id", "size"), read=("read", "sum")).reset_index()
     table["read"] = table["read"].astype(int)
     table["share"] = table["read"] / table["resources"]
@@ -117,7 +127,184 @@ def read_next(engine: SearchEngine, reading: dict[str, Reading], item_id: str, k
     from .search import Filters  # search pulls in faiss and the model: only when asked
 
     done = read_ids(engine.corpus, reading)
-    return engine.related(item_id, k=k, filters=Filters(types=["resource"], exclude_ids=done))
+    return engine.related(item_id, k=k, filters=Filters(types=["resource"], exclude_ids=done), curated_first=True)
+
+
+def recent_reads(corpus: Corpus, reading: dict[str, Reading], n: int = 3) -> list[Resource]:
+    """The ``n`` resources of this corpus read last, newest first."""
+    by_key = {resource_key(r): r for r in corpus.resources}
+    done = sorted((s for s in reading.values() if s.read and s.key in by_key), key=lambda s: s.read_at or "",
+                  reverse=True)
+    return [by_key[s.key] for s in done[:n]]
+
+
+def suggest_next(engine: SearchEngine, reading: dict[str, Reading], k: int = 6,
+                 recent: int = 3) -> tuple[list[Hit], list[Resource]]:
+    """Unread case studies to read next when the user has not said about what.
+
+    The nearest unread case studies to the ``recent`` ones read last, taken in turn (the
+    nearest to the newest read, then to the one before, ...), so one read does not fill the
+    list; with nothing read yet (or all of it read), the core list's unread case studies in
+    their curated order.
+
+    Returns:
+        The hits, and the reads they were found from (empty when they are the core list).
+    """
+    from .search import Filters  # search pulls in faiss and the model: only when asked
+
+    corpus = engine.corpus
+    done = read_ids(corpus, reading)
+    last = [r for r in recent_reads(corpus, reading, recent) if r.id in engine.position]
+    rankings = [engine.related(r.id, k=k, filters=Filters(types=["resource"], exclude_ids=done)) for r in last]
+    chosen: dict[str, Hit] = {}
+    for rank in range(k):
+        for hits in rankings:
+            if rank < len(hits) and hits[rank].id not in chosen and len(chosen) < k:
+                chosen[hits[rank].id] = hits[rank]
+    if chosen:
+        return list(chosen.values()), last
+    skip = set(done)
+    core = [corpus.item_by_id[r.id] for r in corpus.resources if r.source == "bundled" and r.id not in skip]
+    return [_core_hit(item) for item in core[:k]], []
+
+
+def _core_hit(item: Item) -> Hit:
+    from .search import Hit
+
+    return Hit(id=item.id, type=item.type, title=item.title, url=item.url, company=item.company, kind=item.kind,
+               year=item.year, summary=item.summary, path=item.path, score=0.0, signals=["core list"],
+               source=item.source)
+
+
+def csv_safe(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """A copy of a table whose text cells a spreadsheet cannot run as formulas (OWASP CSV injection).
+
+    A text cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a
+    leading apostrophe, which spreadsheets show as text. Numbers and missing values are kept.
+
+    Args:
+        frame: the table to export (or to show in a grid that can export itself).
+        columns: only these columns; every text column by default.
+    """
+    out = frame.copy()
+    for column in columns if columns is not None else out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].map(lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v)
+    return out
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def html_text(value: object) -> str:
+    """Text for Plotly labels, legends and hovers: Plotly renders <a>, <b>, <br>..., so escape them.
+
+    Only ``&``, ``<`` and ``>``: Plotly turns ``&amp;``, ``&lt;`` and ``&gt;`` back into the
+    characters, but would show ``&quot;`` as it is (quotes cannot open a tag anyway).
+    """
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+        return ""
+    return html.escape(str(value), quote=False)
+
+
+# -- companies -------------------------------------------------------------------------------------
+def company_counts(corpus: Corpus) -> dict[str, int]:
+    """Resources per company display name, most first (then A-Z); resources without one are left out."""
+    counts: dict[str, int] = {}
+    for r in corpus.resources:
+        name = corpus.company_name(r.company)
+        if name:
+            counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0].casefold())))
+
+
+def company_label(corpus: Corpus, name: str, counts: dict[str, int] | None = None) -> str:
+    """How a company is offered in a filter: its name, its count, the other names it goes by.
+
+    e.g. ``"Facebook (98) · also Meta, Instagram, FB"``, so typing "meta" in a filter that
+    matches labels finds it.
+    """
+    label = f"{name} ({counts[name]})" if counts and name in counts else name
+    aliases = corpus.company_aliases(name)
+    return f"{label} · also {', '.join(aliases)}" if aliases else label
+
+
+# -- the map ------------------------------------------------------------------------------------------
+TYPE_NAMES = {"topic": "Topic", "step": "Flow step", "question": "Question", "resource": "Case study"}
+NO_TOPIC = "No topic yet"  # imported case studies, until topics are assigned to them
+FLOW_GROUP = "Design flow steps"
+MAP_COLOURS = {"topic": "Topic", "company": "Company", "kind": "Kind", "source": "Source"}
+# Per colouring: the group of the many beyond the top N, and the group of those without a value.
+_OTHER_AND_NONE = {"topic": ("Other topics", NO_TOPIC), "company": ("Other companies", "No company"),
+                   "kind": ("Other kinds", None), "source": ("Other lists", None)}
+OTHER_GROUPS = frozenset(other for other, _ in _OTHER_AND_NONE.values())
+NONE_GROUPS = frozenset(none for _, none in _OTHER_AND_NONE.values() if none)
+
+
+def map_frame(engine: SearchEngine) -> pd.DataFrame:
+    """Every indexed item at its place on the map (the PCA of its vector), with what the map shows.
+
+    Columns: x, y, id, type, title, url, summary, company ("" when none), kind (a resource's
+    kind, "Unclassified" for imported ones; the item type for topics, steps and questions),
+    source ("Core list" or the imported list's name), source_id ("bundled" or the name),
+    topic (the root topic's name; "Design flow steps" for steps; "No topic yet" without one)
+    and topic_ids.
+    """
+    corpus = engine.corpus
+    rows = []
+    for n, item in enumerate(engine.items):
+        x, y = engine.index.projection[n]
+        roots = [name for name in (corpus.root_topic_name(t) for t in item.topics) if name]
+        topic = roots[0] if roots else FLOW_GROUP if item.type == "step" else NO_TOPIC
+        if item.type == "resource":
+            kind = KIND_LABELS.get(item.kind, item.kind) if item.kind else "Unclassified"
+        else:
+            kind = TYPE_NAMES[item.type]
+        rows.append({"x": float(x), "y": float(y), "id": item.id, "type": item.type, "title": item.title,
+                     "url": item.url or "", "summary": item.summary, "company": item.company or "", "kind": kind,
+                     "source": CORE_LIST if item.source == "bundled" else item.source, "source_id": item.source,
+                     "topic": topic, "topic_ids": list(item.topics)})
+    return pd.DataFrame(rows)
+
+
+def filter_map(frame: pd.DataFrame, corpus: Corpus, types: Sequence[str] = (), companies: Sequence[str] = (),
+               sources: Sequence[str] = (), topics: Sequence[str] = ()) -> pd.DataFrame:
+    """The rows of a ``map_frame`` that pass the filters, as search filters them.
+
+    Args:
+        types: item types; companies: names, aliases or spellings; sources: "bundled" or
+            list names; topics: topic ids, each with its subtree. Empty means no filter.
+    """
+    keep = pd.Series(True, index=frame.index)
+    if types:
+        keep &= frame["type"].isin(list(types))
+    if companies:
+        names = {corpus.company_name(corpus.resolve_company(c) or c) for c in companies}
+        keep &= frame["company"].isin(names)
+    if sources:
+        keep &= frame["source_id"].isin(list(sources))
+    if topics:
+        wanted = {t for topic in topics for t in corpus.subtree(topic)}
+        keep &= frame["topic_ids"].map(lambda ids: bool(wanted.intersection(ids)))
+    return frame[keep]
+
+
+def map_groups(frame: pd.DataFrame, by: str, top: int | None = 10) -> tuple[pd.Series, list[str]]:
+    """The legend group of each row when the map is coloured by ``by``, and the legend's order.
+
+    At most ``top`` named groups (None: all), largest first; the rest fall into one "Other ..."
+    group, and rows without a value (no company, no topic yet) into one honest group of their
+    own, last.
+    """
+    if by not in MAP_COLOURS:
+        raise ValueError(f"map_groups: by must be one of {', '.join(MAP_COLOURS)}, got {by!r}")
+    other, none = _OTHER_AND_NONE[by]
+    values = frame[by].replace({"": none}) if none else frame[by]
+    counts = values.value_counts()
+    named = [v for v in counts.index if v != none][:top]  # [:None] keeps them all
+    groups = values.where(values.isin(named) | (values == none), other)
+    order = named + [g for g in (other, none) if g is not None and (groups == g).any()]
+    return groups, order
 
 
 def session_markdown(session: PracticeSession, steps: Sequence[Step], now: float | None = None,

@@ -68,6 +68,6 @@ with left:
 with right:
     engine = engine_or_stop()
     st.subheader("Case studies")
-    render_hit_list(engine.related(step.id, k=6, filters=Filters(types=["resource"])))
+    render_hit_list(engine.related(step.id, k=6, filters=Filters(types=["resource"]), curated_first=True))
     st.subheader("Topics")
     render_hit_list(engine.related(step.id, k=5, filters=Filters(types=["topic"])))

@@ -8,7 +8,7 @@ from mlsd import paths
 from mlsd.backup import export_data, import_data
 from mlsd.errors import ProgressError
 from mlsd.progress import ProgressStore
-from mlsd.views import progress_by, read_next, reading_frame
+from mlsd.views import csv_safe, progress_by, read_next, reading_frame, suggest_next
 from ui.render import md_escape, md_link, render_hit_list
 from ui.state import corpus_or_stop, engine_or_stop, reading_state
 
@@ -29,40 +29,44 @@ if restored:
     st.success(md_escape(restored), icon=":material/check_circle:")
 frame = reading_frame(corpus, reading)
 topic_names = {t.id: t.name for t in corpus.topics}
-total, done = len(frame), int(frame["read"].sum())
-c1, c2, c3 = st.columns(3)
-c1.metric("Case studies read", f"{done} of {total}")
-c2.metric("Bookmarked", int(frame["bookmarked"].sum()))
+core, imported = frame[frame["source"] == "bundled"], frame[frame["source"] != "bundled"]
+done = int(frame["read"].sum())
 has_note = frame["note"].str.len() > 0
-c3.metric("With your notes", int(has_note.sum()))
+# The core list apart from imported lists: "3 of 50" is a start, "3 of 2,476" a wall.
+metrics = st.columns(4 if len(imported) else 3)
+metrics[0].metric("Core case studies read", f"{int(core['read'].sum())} of {len(core)}",
+                  help="The case studies that come with mlsd")
+if len(imported):
+    metrics[1].metric("From your imported lists", f"{int(imported['read'].sum())} of {len(imported):,}",
+                      help="Case studies from the lists you imported on the Library page")
+metrics[-2].metric("Bookmarked", int(frame["bookmarked"].sum()))
+metrics[-1].metric("With your notes", int(has_note.sum()))
 if not done:
     st.caption("Tick **Read** on a case study in Search, Companies or Topics, or in the lists below; "
                "your progress shows here.")
 
+# Filled last: it needs the search index, and a failure there must not hide the rest of the page.
+next_box = st.container()
+
 share = st.column_config.ProgressColumn("Progress", format="percent", min_value=0.0, max_value=1.0, width="small")
 config = {"name": st.column_config.TextColumn("Name", width="medium"), "resources": "Case studies",
           "read": "Read", "share": share}
+if len(imported):
+    st.subheader("By list")
+    st.dataframe(csv_safe(progress_by(frame, "source")), key="progress_by_source", hide_index=True, width="stretch",
+                 column_config=config)
 left, right = st.columns(2, gap="large")
 with left:
     st.subheader("By company")
-    st.dataframe(progress_by(frame, "company"), key="progress_by_company", hide_index=True, width="stretch",
-                 column_config=config)
+    st.dataframe(csv_safe(progress_by(frame, "company")), key="progress_by_company", hide_index=True, width="stretch",
+                 column_config=config, height=280)
 with right:
     st.subheader("By topic")
-    st.dataframe(progress_by(frame, "topic", topic_names), key="progress_by_topic", hide_index=True, width="stretch",
+    st.dataframe(csv_safe(progress_by(frame, "topic", topic_names)), key="progress_by_topic", hide_index=True, width="stretch",
                  column_config=config, height=280)
-
-st.subheader("What to read next")
-choices = [corpus.topic_by_id[tid] for root in corpus.children(None) for tid in corpus.subtree(root.id)]
-options = [t.id for t in choices] + [q.id for q in corpus.questions]
-labels = {**{t.id: " > ".join(p.name for p in corpus.topic_path(t.id)) for t in choices},
-          **{q.id: f"Question: {q.title}" for q in corpus.questions}}
-target = st.selectbox("For a topic or a sample question", options, index=None, key="progress_next_for",
-                      format_func=labels.get, placeholder="Pick a topic or a question")
-if target:
-    engine = engine_or_stop()
-    render_hit_list(read_next(engine, reading, target, k=6), empty="You have read everything related to it.",
-                    store=store, reading=reading, key="next")
+    untopiced = int((frame["topic_ids"].map(len) == 0).sum())
+    if untopiced:
+        st.caption(f"{untopiced:,} imported case studies have no topic yet, so they count by company and list only.")
 
 tab_bookmarked, tab_read, tab_notes = st.tabs([f"Bookmarked ({int(frame['bookmarked'].sum())})", f"Read ({done})",
                                                f"Notes ({int(has_note.sum())})"])
@@ -73,9 +77,9 @@ for tab, rows, empty in ((tab_bookmarked, frame[frame["bookmarked"]], "No bookma
         if rows.empty:
             st.caption(empty)
         for row in rows.itertuples():
-            line = f"{md_link(row.title, row.url)}  \n:gray[{md_escape(row.company or 'General')}"
-            if row.read_at:
-                line += f" · read {md_escape(str(row.read_at)[:10])}"
+            line = f"{md_link(row.title, row.url)}  \n:gray[{md_escape(row.company)}"
+            if row.read_on:
+                line += f" · read {md_escape(row.read_on)}"
             line += "]"
             if row.note:
                 line += f"  \n{md_escape(row.note)}"
@@ -102,3 +106,23 @@ if upload is not None and st.session_state.get("_restored") != upload.file_id:
         st.session_state["_restored_message"] = (f"Restored from {upload.name}: {counts['reading']} case studies and "
                                                  f"{counts['sessions']} practice sessions were new or newer.")
         st.rerun()
+
+with next_box:
+    st.subheader("What to read next")
+    choices = [corpus.topic_by_id[tid] for root in corpus.children(None) for tid in corpus.subtree(root.id)]
+    options = [t.id for t in choices] + [q.id for q in corpus.questions]
+    labels = {**{t.id: " > ".join(p.name for p in corpus.topic_path(t.id)) for t in choices},
+              **{q.id: f"Question: {q.title}" for q in corpus.questions}}
+    target = st.selectbox("For a topic or a sample question", options, index=None, key="progress_next_for",
+                          format_func=labels.get, placeholder="Or pick a topic or a question")
+    engine = engine_or_stop()
+    if target:
+        hits = read_next(engine, reading, target, k=6)
+    else:
+        hits, based_on = suggest_next(engine, reading, k=6)
+        if based_on:
+            st.caption("Nearest unread case studies to what you read last: "
+                       + "; ".join(md_escape(r.title) for r in based_on))
+        else:
+            st.caption("From the core list, in its order: a good place to start.")
+    render_hit_list(hits, empty="You have read everything related to it.", store=store, reading=reading, key="next")

@@ -13,7 +13,7 @@ from mlsd.linkstore import LinkStore
 from mlsd.model import ITEM_TYPES, KIND_LABELS, MODES, Corpus
 from mlsd.progress import ProgressStore, Reading
 from mlsd.search import Filters, Hit, SearchEngine
-from mlsd.views import read_ids
+from mlsd.views import company_counts, company_label, csv_safe, read_ids
 from ui.render import (
     SHOW_CHOICES,
     TYPE_LABELS,
@@ -50,7 +50,7 @@ def url_params(corpus: Corpus) -> dict[str, UrlParam]:
         "mode": UrlParam(MODES, default="hybrid"),
         "k": UrlParam(K_CHOICES, default=10, parse=int),
         "type": UrlParam(ITEM_TYPES, multi=True, default=[]),
-        "company": UrlParam(corpus.company_names, multi=True, default=[]),
+        "company": UrlParam(corpus.company_names, multi=True, default=[], parse=lambda t: canonical_company(corpus, t)),
         "kind": UrlParam(list(KIND_LABELS), multi=True, default=[]),
         "step": UrlParam([s.id for s in corpus.steps], multi=True, default=[]),
         "topic": UrlParam([t.id for t in corpus.topics], multi=True, default=[]),
@@ -59,6 +59,14 @@ def url_params(corpus: Corpus) -> dict[str, UrlParam]:
                           format=lambda v: f"{v[0]}-{v[1]}"),
         "undated": UrlParam([True, False], default=False, parse=parse_hide, format=lambda v: "hide"),
     }
+
+
+def canonical_company(corpus: Corpus, text: str) -> str:
+    """A company as the URL may name it (any spelling or alias) -> its display name."""
+    resolved = corpus.resolve_company(text)
+    if resolved is None:
+        raise ValueError(text)
+    return corpus.company_name(resolved) or text
 
 
 def year_bounds(corpus: Corpus) -> tuple[int, int]:
@@ -94,7 +102,10 @@ def request_form(corpus: Corpus) -> Request:
         k = c2.selectbox("Results", K_CHOICES, key="k") or 10
         types = c3.multiselect("Type", ITEM_TYPES, key="type", format_func=TYPE_LABELS.get)
         c1, c2, c3 = st.columns(3)
-        companies = c1.multiselect("Company", corpus.company_names, key="company")
+        counts = company_counts(corpus)
+        companies = c1.multiselect("Company", corpus.company_names, key="company", filter_mode="contains",
+                                   select_all=False, format_func=lambda c: company_label(corpus, c, counts),
+                                   help="Any part of a company's name, or another name it goes by (Meta finds Facebook)")
         kinds = c2.multiselect("Kind", list(KIND_LABELS), key="kind", format_func=KIND_LABELS.get)
         steps = c3.multiselect("Flow step", [s.id for s in corpus.steps], key="step",
                                format_func=lambda s: f"{corpus.step_by_id[s].number}. {corpus.step_by_id[s].name}")
@@ -170,7 +181,8 @@ def hit_card(n: int, hit: Hit, engine: SearchEngine, request: Request, links: Li
         with st.expander("Related case studies", expanded=n == 1 and hit.type == "topic" and hit.match != "weak"):
             related = engine.related(hit.id, k=5, filters=Filters(types=["resource"],
                                                                   exclude_ids=request.filters.exclude_ids,
-                                                                  only_ids=request.filters.only_ids))
+                                                                  only_ids=request.filters.only_ids),
+                                     curated_first=True)
             render_hit_list(related, links=links, store=store, reading=reading, key=f"related{n}")
 
 
@@ -207,8 +219,8 @@ def results(corpus: Corpus, request: Request) -> None:
     strong = sum(1 for h in hits if h.match == "strong")
     top[0].caption(f"{len(hits)} results · {request.mode} search · {strong} strong "
                    f"{'match' if strong == 1 else 'matches'}")
-    frame = pd.DataFrame([{**h.to_dict(), "matched_terms": " ".join(h.matched_terms), "signals": " ".join(h.signals)}
-                          for h in hits])
+    frame = csv_safe(pd.DataFrame([{**h.to_dict(), "matched_terms": " ".join(h.matched_terms),
+                                    "signals": " ".join(h.signals)} for h in hits]))
     top[1].download_button("Export CSV", frame.to_csv(index=False).encode("utf-8"), file_name="mlsd-search.csv",
                            mime="text/csv", icon=":material/download:", key="export_csv", width="stretch")
     for n, hit in enumerate(hits, start=1):

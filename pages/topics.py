@@ -65,7 +65,7 @@ with right:
     engine = engine_or_stop()
     st.subheader("Related case studies")
     store, reading = reading_state()
-    render_hit_list(engine.related(topic_id, k=6, filters=Filters(types=["resource"])), store=store,
+    render_hit_list(engine.related(topic_id, k=6, filters=Filters(types=["resource"]), curated_first=True), store=store,
                     reading=reading, key="topics")
     st.subheader("Related flow steps")
     render_hit_list(engine.related(topic_id, k=3, filters=Filters(types=["step"])))

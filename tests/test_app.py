@@ -356,6 +356,32 @@ def test_practice_takes_a_question_from_the_url_and_survives_absurd_session_numb
     assert any("is not a session number" in unescape(str(i.value)) for i in at.info)
 
 
+def test_a_click_that_cannot_be_saved_is_undone_and_said(corpus, progress_home, monkeypatch):
+    """Another program holds the database: the box goes back to unticked and the page says so."""
+    import sqlite3
+
+    import mlsd.progress
+
+    monkeypatch.setattr(mlsd.progress, "BUSY_TIMEOUT_SECONDS", 0.2)
+    resource = corpus.resource_by_id["google-intro-to-pagerank"]
+    progress_home.migrate()
+    at = open_page("pages/search.py", q="pagerank")
+    holder = sqlite3.connect(progress_home.path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        at.checkbox(key=f"search_read_{resource.id}").check().run()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert not at.exception
+    assert at.checkbox(key=f"search_read_{resource.id}").value is False
+    assert any("Your change was not saved" in unescape(str(e.value)) for e in at.error)
+    assert progress_home.reading(resource) is None
+    at.checkbox(key=f"search_read_{resource.id}").check().run()  # free again: saved
+    assert progress_home.reading(resource).read
+    assert at.checkbox(key=f"search_read_{resource.id}").value is True
+
+
 # -- practice that teaches: hints, sketch, self-score, attempts ---------------------------------------
 def feature_store_session(store, corpus, finished: bool = False, now: float | None = None) -> int:
     question = corpus.question_by_id["q-feature-store"]

@@ -304,3 +304,19 @@ def test_quotes_and_html_are_plain_words(engine):
     assert engine.search("\"cold\" 'start'", k=1)[0].id == "cold-start"
     assert engine.search("<b>cold</b> <i>start</i>", k=1, mode="keyword")[0].id == "cold-start"
     assert engine.search("рекомендации 推荐 recommendation", k=3, mode="keyword")[0].matched_terms == ["recommendation"]
+
+
+def test_related_material_of_the_flow_steps_is_specific_and_varied(engine, corpus):
+    """By embedding alone, the same general resources led six of the seven steps' lists."""
+    from collections import Counter
+
+    seen = Counter()
+    for step in corpus.steps:
+        hits = engine.related(step.id, k=6, filters=Filters(types=["resource"]), curated_first=True)
+        filed = [h for h in hits if step.id in corpus.resource_by_id[h.id].steps]
+        assert len(filed) == min(6, sum(1 for r in corpus.resources if step.id in r.steps)), step.id
+        seen.update(h.id for h in hits)
+    assert max(seen.values()) <= 3, seen.most_common(3)
+    assert len(seen) >= 25
+    plain = Counter(h.id for s in corpus.steps for h in engine.related(s.id, k=6, filters=Filters(types=["resource"])))
+    assert max(plain.values()) >= 5  # what the curated ordering is for

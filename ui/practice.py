@@ -18,7 +18,7 @@ from mlsd.errors import SketchError
 from mlsd.model import Question, Step
 from mlsd.practice import PracticeSession, QuestionAttempts, Score
 from mlsd.sketch import parse_sketch
-from mlsd.views import mmss
+from mlsd.views import html_text, mmss
 
 from .render import CHART_MARGIN, md_escape
 
@@ -37,7 +37,7 @@ def when(iso: str | None) -> str:
 
 def time_chart(sess: PracticeSession, steps: Sequence[Step], budgets: dict[str, float], now: float, key: str) -> None:
     """Minutes spent on each step against its budget (red when over)."""
-    names = [f"{s.number}. {s.name}" for s in steps]
+    names = [html_text(f"{s.number}. {s.name}") for s in steps]  # Plotly would render tags in labels
     over = {s.id for s in steps if sess.spent(s.id, now) > budgets[s.id] + 1}
     fig = go.Figure([
         go.Bar(name="Budget", x=names, y=[budgets[s.id] / 60 for s in steps], marker_color=BUDGET),

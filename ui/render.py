@@ -8,6 +8,7 @@ image, HTML or math.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -138,33 +139,81 @@ def render_hit_list(hits: list[Hit], empty: str = "Nothing related found.", link
             item_title(hit, links, bold=False)
 
 
-def guarded_save(action: Callable[..., Any], *args: Any) -> None:
-    """Run one progress write (from a widget callback); a failure is shown on the rerun by
-    ``show_progress_error``, and nothing else on the page breaks."""
+ERROR_SHOWN_FOR_SECONDS = 30  # a failed save stays on the page this long, whatever reruns follow
+
+
+def guarded_save(action: Callable[..., Any], *args: Any) -> bool:
+    """Run one progress write (from a widget callback); True when it was saved.
+
+    A failure (the store has already retried a busy database) is kept for ``show_progress_error``
+    to show on every run of the next half minute, so quick clicks that rerun the page cannot hide
+    it; nothing else on the page breaks.
+    """
     try:
         action(*args)
     except ProgressError as exc:
-        st.session_state["_progress_error"] = str(exc)
+        st.session_state["_progress_error"] = (str(exc), time.monotonic())
+        return False
+    return True
 
 
-def save_reading(store: ProgressStore, item: ResourceLike, what: str, value: Any) -> None:
-    """Save one reading change: ``what`` is "read", "bookmark" or "note"."""
+def save_reading(store: ProgressStore, item: ResourceLike, what: str, value: Any) -> bool:
+    """Save one reading change: ``what`` is "read", "bookmark" or "note"; True when saved."""
     if what == "read":
-        guarded_save(store.set_read, item, bool(value))
-    elif what == "bookmark":
-        guarded_save(store.set_bookmark, item, bool(value))
-    else:
-        guarded_save(store.set_note, item, value or "")
+        return guarded_save(store.set_read, item, bool(value))
+    if what == "bookmark":
+        return guarded_save(store.set_bookmark, item, bool(value))
+    return guarded_save(store.set_note, item, value or "")
 
 
 def show_progress_error() -> None:
-    error = st.session_state.pop("_progress_error", None)
-    if error:
-        st.error(f"Your change was not saved: {md_escape(error)}", icon=":material/error:")
+    """Show the last failed save, for ``ERROR_SHOWN_FOR_SECONDS`` after it failed."""
+    error = st.session_state.get("_progress_error")
+    if not error:
+        return
+    message, when = error
+    if time.monotonic() - when > ERROR_SHOWN_FOR_SECONDS:
+        del st.session_state["_progress_error"]
+        return
+    st.error(f"Your change was not saved: {md_escape(message)}", icon=":material/error:")
 
 
-def _save_widget(store: ProgressStore, item: Any, what: str, key: str) -> None:
-    save_reading(store, item, what, st.session_state.get(key))
+def _save_widget(store: ProgressStore, item: Any, what: str, key: str, saved: Any) -> None:
+    """Save a read / bookmark / note widget's new value; if it cannot be saved, the widget goes
+    back to the saved value, so what the page shows is always what is stored."""
+    if save_reading(store, item, what, st.session_state.get(key)):
+        st.session_state.setdefault(_SHOWN, {})[key] = st.session_state.get(key)
+    else:
+        st.session_state[key] = saved
+
+
+_SHOWN = "_reading_widgets_shown"  # widget key -> the stored value it was last drawn with
+
+
+def _sync_widget(store: ProgressStore, item: Any, what: str, key: str, stored: Any) -> Any:
+    """Make a reading widget agree with the database before it is drawn; returns the stored value.
+
+    The widget's callback saves a change as it happens. Streamlit can skip a callback when quick
+    clicks rerun a busy page (seen with two tabs while a backup was being restored): the widget
+    then holds a change nobody saved. And a resource shown in two places, or two tabs, has one
+    widget per place that only knows its own clicks. So, on every run: a widget that differs from
+    what it was last drawn with holds the user's change: save it (or undo it if it cannot be
+    saved); a widget the user did not touch follows the database.
+    """
+    shown = st.session_state.setdefault(_SHOWN, {})
+    if key in st.session_state and key in shown:
+        current = st.session_state[key]
+        if current != shown[key] and current != stored:
+            if save_reading(store, item, what, current):
+                stored = current
+            else:
+                st.session_state[key] = stored
+        elif current != stored:
+            st.session_state[key] = stored
+    else:
+        st.session_state[key] = stored
+    shown[key] = stored
+    return stored
 
 
 def reading_controls(store: ProgressStore | None, item: Any, reading: dict[str, Reading], key: str) -> None:
@@ -179,14 +228,16 @@ def reading_controls(store: ProgressStore | None, item: Any, reading: dict[str, 
     state = reading.get(resource_key(item))
     row = st.container(horizontal=True, gap="medium", vertical_alignment="center", key=f"{key}_controls_{item.id}")
     read_key, mark_key, note_key = (f"{key}_{what}_{item.id}" for what in ("read", "bookmark", "note"))
-    row.checkbox("Read", value=bool(state and state.read), key=read_key, width="content",
-                 on_change=_save_widget, args=(store, item, "read", read_key))
-    row.checkbox("Bookmark", value=bool(state and state.bookmarked), key=mark_key, width="content",
-                 on_change=_save_widget, args=(store, item, "bookmark", mark_key))
-    note = state.note if state else ""
+    read = _sync_widget(store, item, "read", read_key, bool(state and state.read))
+    marked = _sync_widget(store, item, "bookmark", mark_key, bool(state and state.bookmarked))
+    note = _sync_widget(store, item, "note", note_key, state.note if state else "")
+    row.checkbox("Read", key=read_key, width="content",
+                 on_change=_save_widget, args=(store, item, "read", read_key, read))
+    row.checkbox("Bookmark", key=mark_key, width="content",
+                 on_change=_save_widget, args=(store, item, "bookmark", mark_key, marked))
     with row.popover("Note ✎" if note else "Add note", width="content"):
-        st.text_area("Your note on this resource", value=note, key=note_key, max_chars=2000, height=100,
-                     on_change=_save_widget, args=(store, item, "note", note_key),
+        st.text_area("Your note on this resource", key=note_key, max_chars=2000, height=100,
+                     on_change=_save_widget, args=(store, item, "note", note_key, note),
                      help="Saved when you leave the box or press Ctrl+Enter")
     if note:
         st.caption(f"Your note: {md_escape(note)}")
