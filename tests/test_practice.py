@@ -299,3 +299,114 @@ def test_the_markdown_export_of_a_dot_sketch_is_marked_as_dot(store, corpus):
     text = session_markdown(store.session(sid), corpus.steps)
     assert text.endswith("## Design sketch\n\n```dot\ndigraph { a -> b }\n```\n")
     assert "Score" not in text  # no rubric given: no score column
+
+
+# ---------------------------------------------------------------------------------------------
+# backups carry the sketch, the self-scores and the hints revealed
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def taught(tmp_path) -> ProgressStore:
+    """A store with a finished session that has a sketch, scores and hints, and one without."""
+    store = ProgressStore(tmp_path / "taught.db")
+    sid = store.start_session("Design a feature store for real-time ML", 45, "problem-formulation",
+                              "q-feature-store", now=T0)
+    store.reveal_hint(sid, "data-pipeline", 1, now=T0 + 10)
+    store.reveal_hint(sid, "data-pipeline", 2, now=T0 + 20)
+    store.save_sketch(sid, "client -> api -> ranker: top 500", now=T0 + 30)
+    store.finish(sid, now=T0 + 60)
+    store.set_score(sid, "ml-metrics", "offline-metric", 2)
+    store.set_score(sid, "training", "realistic-splits", 0)
+    store.start_session("Plain", 30, "problem-formulation", now=T0 + 100)
+    return store
+
+
+def test_a_backup_round_trip_keeps_sketch_scores_and_hints(taught, tmp_path):
+    from mlsd.backup import EXPORT_VERSION, export_data, import_data
+
+    exported = export_data(taught)
+    assert exported["version"] == EXPORT_VERSION == 2
+    done = exported["sessions"][0]
+    assert done["sketch"] == "client -> api -> ranker: top 500"
+    assert done["scores"] == [{"step_id": "ml-metrics", "criterion_id": "offline-metric", "score": 2},
+                              {"step_id": "training", "criterion_id": "realistic-splits", "score": 0}]
+    assert done["hints"] == [{"step_id": "data-pipeline", "number": 1, "revealed_at": "2027-01-15T08:00:10+00:00"},
+                             {"step_id": "data-pipeline", "number": 2, "revealed_at": "2027-01-15T08:00:20+00:00"}]
+    empty = ProgressStore(tmp_path / "empty.db")
+    assert import_data(empty, exported) == {"reading": 0, "sessions": 2}
+    copy = {s.uid: s for s in empty.sessions()}
+    for original in taught.sessions():
+        imported = copy[original.uid]
+        assert (imported.sketch, imported.scores, imported.hints) == (original.sketch, original.scores, original.hints)
+    again = export_data(empty)
+    assert again["sessions"][0] == exported["sessions"][0]  # the finished one, field for field
+
+
+def test_a_newer_copy_from_a_backup_replaces_scores_and_hints_too(taught):
+    from mlsd.backup import export_data, import_data
+
+    backup = export_data(taught)
+    done = backup["sessions"][0]
+    done.update(updated_at="2999-01-01T00:00:00+00:00", sketch="a -> b", hints=[],
+                scores=[{"step_id": "inference", "criterion_id": "latency-budget", "score": 1}])
+    sid = {s.uid: s.id for s in taught.sessions()}[done["uid"]]
+    assert import_data(taught, backup) == {"reading": 0, "sessions": 1}
+    replaced = taught.session(sid)
+    assert (replaced.sketch, replaced.scores, replaced.hints) == ("a -> b", {"inference/latency-budget": 1}, {})
+
+
+def test_a_version_1_backup_without_the_new_fields_still_imports(store):
+    from mlsd.backup import import_data
+
+    session = {"uid": "u1", "question_id": None, "question": "Q", "minutes": 45,
+               "started_at": "2026-01-01T00:00:00+00:00", "finished_at": None, "current_step": "ml-metrics",
+               "step_entered_at": None, "updated_at": "2026-01-01T00:00:00+00:00", "last_activity": T0,
+               "steps": [{"step_id": "ml-metrics", "note": "n", "seconds": 3.0}]}
+    backup = {"format": "mlsd-progress", "version": 1, "exported_at": "2026-01-01T00:00:00+00:00",
+              "reading": [], "sessions": [session]}
+    assert import_data(store, backup) == {"reading": 0, "sessions": 1}
+    imported = store.sessions()[0]
+    assert (imported.note("ml-metrics"), imported.sketch, imported.scores, imported.hints) == ("n", "", {}, {})
+
+
+def _with(**changes) -> dict:
+    session = {"uid": "u1", "question_id": None, "question": "Q", "minutes": 45,
+               "started_at": "2026-01-01T00:00:00+00:00", "finished_at": None, "current_step": "ml-metrics",
+               "step_entered_at": None, "updated_at": "2026-01-01T00:00:00+00:00", "last_activity": T0, "steps": [],
+               "sketch": "", "scores": [], "hints": [], **changes}
+    return {"format": "mlsd-progress", "version": 2, "exported_at": "2026-01-01T00:00:00+00:00",
+            "reading": [], "sessions": [session]}
+
+
+SCORE = {"step_id": "ml-metrics", "criterion_id": "offline-metric", "score": 2}
+HINT = {"step_id": "training", "number": 1, "revealed_at": "2026-01-01T00:00:00+00:00"}
+
+
+@pytest.mark.parametrize("data, message", [
+    (_with(sketch=None), "{o}, session #1: field 'sketch' has the wrong type (NoneType): None."),
+    (_with(sketch="x" * (SKETCH_MAX_CHARS + 1)),
+     f"A sketch is limited to {SKETCH_MAX_CHARS:,} characters; this one has {SKETCH_MAX_CHARS + 1:,}."),
+    (_with(scores={"ml-metrics/offline-metric": 2}), "{o}, session #1: field 'scores' has the wrong type (dict): "
+                                                     "{{'ml-metrics/offline-metric': 2}}."),
+    (_with(scores=[{**SCORE, "score": 3}]), "{o}, session #1, score #1: A score is 0, 1 or 2, got 3."),
+    (_with(scores=[{**SCORE, "score": "2"}]), "{o}, session #1, score #1: field 'score' has the wrong type (str): '2'."),
+    (_with(scores=[{**SCORE, "criterion_id": "Offline metric"}]),
+     "{o}, session #1, score #1: A score needs a criterion id in kebab-case, got 'Offline metric'."),
+    (_with(scores=[SCORE, {**SCORE, "score": 1}]),
+     "{o}, session #1, score #2: score 'ml-metrics/offline-metric' appears twice."),
+    (_with(hints=[{**HINT, "number": 0}]), "{o}, session #1, hint #1: A hint is numbered from 1, got 0."),
+    (_with(hints=[HINT, HINT]), "{o}, session #1, hint #2: hint 'training/1' appears twice."),
+    (_with(hints=[{"step_id": "training", "number": 1}]), "{o}, session #1, hint #1: field 'revealed_at' is missing."),
+])
+def test_a_malformed_sketch_score_or_hint_in_a_backup_is_refused_and_changes_nothing(taught, tmp_path, data,
+                                                                                     message):
+    import json
+
+    from mlsd.backup import export_data, import_file
+
+    before = export_data(taught)["sessions"]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ProgressError) as error:
+        import_file(taught, path)
+    assert str(error.value) == message.format(o=path)
+    assert export_data(taught)["sessions"] == before

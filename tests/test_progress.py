@@ -376,7 +376,7 @@ BAD_BACKUPS = [
     ("not-an-object", [1, 2], '{o} is not an mlsd progress export (its "format" should be "mlsd-progress").'),
     ("wrong-format", _backup(format="something-else"),
      '{o} is not an mlsd progress export (its "format" should be "mlsd-progress").'),
-    ("wrong-version", _backup(version=2), "{o} has export version 2; this mlsd reads version 1."),
+    ("wrong-version", _backup(version=3), "{o} has export version 3; this mlsd reads versions 1 and 2."),
     ("reading-not-a-list", _backup(reading={"r1": {}}), '{o}: "reading" and "sessions" must be lists.'),
     ("reading-missing-field", _backup(reading=_second("reading", updated_at=...)),
      "{o}, reading entry #2: field 'updated_at' is missing."),
