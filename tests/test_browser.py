@@ -338,14 +338,19 @@ def start_feature_store_session(page, server: str) -> str:
 def score_step(page, sid: str, step: str, criteria: dict[str, str]) -> None:
     """Give each criterion of a step its score ("Missed", "Partly" or "Covered")."""
     for criterion, label in criteria.items():
-        control = page.locator(f".st-key-score_{sid}_{step}_{criterion}")
+        # .first: while a rerun moves elements, Streamlit briefly keeps the old copy beside the new.
+        control = page.locator(f".st-key-score_{sid}_{step}_{criterion}").first
         control.get_by_role("radio", name=label, exact=True).click()
-        control.locator("[role=radio][aria-checked=true]").get_by_text(label, exact=True).wait_for()
+        control.locator("[role=radio][aria-checked=true]").get_by_text(label, exact=True).first.wait_for()
         wait_idle(page)
 
 
 def test_practice_teaches_hints_sketch_self_score_and_attempts(own_server, page, corpus):
     question = corpus.question_by_id["q-feature-store"]
+    # No internet: anything but the app's own server is refused, so the diagram must draw offline.
+    outside: list[str] = []
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(own_server)
+               else (outside.append(route.request.url), route.abort()))
     sid = start_feature_store_session(page, own_server)
 
     # A hint, on request; it stays revealed.
@@ -363,9 +368,9 @@ def test_practice_teaches_hints_sketch_self_score_and_attempts(own_server, page,
     sketch.press("Enter")
     sketch.press_sequentially("api -> feature store", delay=10)
     diagram = page.locator(".st-key-sketch_diagram svg")
-    diagram.get_by_text("feature store").wait_for()
-    assert diagram.get_by_text("top 500").count() == 1
+    diagram.get_by_text("feature store").first.wait_for()
     wait_idle(page)
+    assert diagram.get_by_text("top 500").count() == 1
     shoot(page, "practice-hint-and-sketch")
 
     # Finish, then score against the rubric: the summary shows the score beside the time.
@@ -377,7 +382,8 @@ def test_practice_teaches_hints_sketch_self_score_and_attempts(own_server, page,
                                                    "ml-task-framing": "Partly", "ml-or-not": "Missed",
                                                    "risks-and-requirements": "Missed"})
     table = page.locator(".st-key-score_table")
-    table.get_by_text("5/10 (50%)").wait_for()
+    table.get_by_text("5/10 (50%)").first.wait_for()
+    wait_idle(page)
     missed = table.inner_text()
     assert "Justifies ML over rules and weighs impact against cost" in missed
     assert "Raises error costs, privacy, fairness and abuse early" in missed
@@ -402,7 +408,7 @@ def test_practice_teaches_hints_sketch_self_score_and_attempts(own_server, page,
                                                       "ml-task-framing": "Covered", "ml-or-not": "Partly",
                                                       "risks-and-requirements": "Missed"})
     chart = page.locator(".st-key-attempts_chart")
-    chart.locator(".js-plotly-plot").wait_for()
+    chart.locator(".js-plotly-plot").first.wait_for()
     wait_idle(page)
     assert "Your attempts at this question" in page.inner_text("body")
     chart.scroll_into_view_if_needed()
@@ -418,9 +424,12 @@ def test_practice_teaches_hints_sketch_self_score_and_attempts(own_server, page,
     shoot(page, "practice-start-with-attempts")
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{own_server}/practice?session={second}")
-    page.locator(".st-key-attempts_chart .js-plotly-plot").wait_for()
+    page.locator(".st-key-attempts_chart .js-plotly-plot").first.wait_for()
     wait_idle(page, sidebar=False)
     shoot(page, "practice-summary-phone")
     page.locator(".st-key-score_table").screenshot(path=str(SHOTS / "practice-summary-score-table-phone.png"))
     page.locator(".st-key-attempts_chart").screenshot(path=str(SHOTS / "practice-attempts-chart-phone.png"))
     assert "Traceback" not in page.inner_text("body") and not page.locator("[data-testid=stException]").count()
+    # Only the tab's icon is asked of the internet: Streamlit fetches app.py's page_icon
+    # (:material/hub:) from Google Fonts; offline the tab just has no icon.
+    assert [url for url in outside if "/materialsymbolsrounded/hub/" not in url] == [], outside
