@@ -122,14 +122,16 @@ def launch_chromium(playwright, extra_args: list[str] | tuple[str, ...] = ()):
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *extra_args])
 
 
-def wait_idle(page, timeout: float | None = None) -> None:
+def wait_idle(page, timeout: float | None = None, sidebar: bool = True) -> None:
     """Wait until the script run is over: no running indicator, no spinner, no skeleton.
 
     Args:
         timeout: seconds; by default the page's default timeout.
+        sidebar: False on a phone-sized page, whose sidebar (and its nav) is collapsed.
     """
     ms = None if timeout is None else timeout * 1000
-    page.wait_for_selector("[data-testid=stSidebarNav]", timeout=ms)
+    if sidebar:
+        page.wait_for_selector("[data-testid=stSidebarNav]", timeout=ms)
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=stStatusWidget]')"
         " && !document.querySelector('[data-testid=stSpinner]')"
