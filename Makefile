@@ -1,5 +1,5 @@
-# The two commands of the README, and the quick loop for working on the code.
-.PHONY: run test check lint setup setup-test
+# The two commands of the README, the quick loop for working on the code, and a long walk.
+.PHONY: run test check lint walk setup setup-test
 
 run: setup  ## set up, then serve the app on http://localhost:8501
 	.venv/bin/streamlit run app.py
@@ -13,6 +13,13 @@ check: setup-test lint  ## the fast tier while working: no real model, no browse
 lint:  ## style and types (ruff, mypy), configured in pyproject.toml
 	.venv/bin/ruff check mlsd ui pages app.py tests benchmarks
 	.venv/bin/mypy
+
+# A long random walk through the app in a real browser (tests/walk.py); a seed replays it exactly.
+#   make walk SEED=123 STEPS=500 VIEWPORT=phone     (no SEED: a random one, printed)
+STEPS ?= 200
+VIEWPORT ?= desktop
+walk: setup-test  ## set up, then walk the app at random in headless Chromium and report any crash
+	.venv/bin/python -m tests.walk $(if $(SEED),--seed $(SEED)) --steps $(STEPS) --viewport $(VIEWPORT) $(WALK_ARGS)
 
 setup:
 	scripts/setup.sh

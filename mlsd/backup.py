@@ -1,13 +1,14 @@
 """Back up and restore the progress database as JSON (``mlsd progress export/import``).
 
-The backup holds every reading row and practice session. Restoring merges: the newer
-``updated_at`` wins, nothing is deleted, and the whole merge is one transaction. A backup is
-a file from elsewhere, so it is validated before anything is written, naming the entry and
-field of the first problem: types, but also ranges and formats (times are ISO 8601 with a time
-zone, from 2000 on, and an ``updated_at`` is not in the future, or it would win every later
-merge; step ids are the flow's; durations are finite, non-negative and at most
-``MAX_STEP_SECONDS``). Times are stored in one form (UTC, to the second), so that comparing
-them as text stays right.
+The backup holds every reading row and practice session (with its notes, design sketch,
+self-scores and hints revealed). Restoring merges: the newer ``updated_at`` wins, nothing is
+deleted, and the whole merge is one transaction. A backup is a file from elsewhere, so it is
+validated before anything is written, naming the entry and field of the first problem: types,
+but also ranges and formats (times are ISO 8601 with a time zone, from 2000 on, and an
+``updated_at`` is not in the future, or it would win every later merge; step ids are the flow's;
+durations are finite, non-negative and at most ``MAX_STEP_SECONDS``). Times are stored in one
+form (UTC, to the second), so that comparing them as text stays right. Version 2 added the
+sketch, scores and hints; a version 1 backup still imports (its sessions have none).
 
 Exporting only reads: it works from a read-only ``MLSD_HOME`` too.
 """
@@ -24,10 +25,12 @@ from typing import Any
 
 from .errors import ProgressError
 from .files import atomic_write_bytes
+from .practice import check_score, check_sketch
 from .progress import ProgressStore, check_note, now_iso
 
 EXPORT_FORMAT = "mlsd-progress"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 # What a backup may hold, beyond its types.
 EARLIEST = _dt.datetime(2000, 1, 1, tzinfo=_dt.UTC)
 LATEST = _dt.datetime(2100, 1, 1, tzinfo=_dt.UTC)
@@ -81,11 +84,20 @@ def _read_only(path: Path) -> sqlite3.Connection:
 
 def _export(conn: sqlite3.Connection) -> dict[str, Any]:
     reading = [dict(row) for row in conn.execute("SELECT * FROM reading ORDER BY key")]
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    practice_tables = {"practice_score", "practice_hint"} <= tables
     sessions = []
     for row in conn.execute("SELECT * FROM practice_session ORDER BY started_at, id").fetchall():
         data = {k: row[k] for k in row.keys() if k != "id"}
         data["steps"] = [dict(r) for r in conn.execute(
             "SELECT step_id, note, seconds FROM practice_step WHERE session_id = ? ORDER BY step_id", (row["id"],))]
+        if practice_tables:  # a database read as it is (read-only) may predate them
+            data["scores"] = [dict(r) for r in conn.execute(
+                "SELECT step_id, criterion_id, score FROM practice_score WHERE session_id = ? "
+                "ORDER BY step_id, criterion_id", (row["id"],))]
+            data["hints"] = [dict(r) for r in conn.execute(
+                "SELECT step_id, number, revealed_at FROM practice_hint WHERE session_id = ? ORDER BY step_id, number",
+                (row["id"],))]
         sessions.append(data)
     for r in reading:
         r["bookmarked"] = bool(r["bookmarked"])
@@ -139,11 +151,16 @@ def import_data(store: ProgressStore, data: Any, origin: str = "the backup",
                 conn.execute("DELETE FROM practice_session WHERE id = ?", (current["id"],))
             cursor = conn.execute(
                 "INSERT INTO practice_session (id, uid, question_id, question, minutes, started_at, finished_at, "
-                "current_step, step_entered_at, updated_at, last_activity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "current_step, step_entered_at, updated_at, last_activity, sketch) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (current["id"] if current is not None else None, s["uid"], s["question_id"], s["question"],
                  s["minutes"], s["started_at"], s["finished_at"], s["current_step"], None, s["updated_at"],
-                 s["last_activity"]),  # imported sessions arrive paused
+                 s["last_activity"], s.get("sketch", "")),  # imported sessions arrive paused
             )
+            conn.executemany("INSERT INTO practice_score (session_id, step_id, criterion_id, score) VALUES (?, ?, ?, ?)",
+                             [(cursor.lastrowid, c["step_id"], c["criterion_id"], c["score"]) for c in s.get("scores", [])])
+            conn.executemany("INSERT INTO practice_hint (session_id, step_id, number, revealed_at) VALUES (?, ?, ?, ?)",
+                             [(cursor.lastrowid, h["step_id"], h["number"], h["revealed_at"]) for h in s.get("hints", [])])
             seconds = {step["step_id"]: step["seconds"] for step in s["steps"]}
             entered = s.get("step_entered_at")
             if entered is not None:  # the open interval of a running session, up to its last activity
@@ -188,6 +205,10 @@ _SESSION_FIELDS = {"uid": str, "question_id": (str, type(None)), "question": str
                    "last_activity": (int, float), "steps": list}
 _STEP_FIELDS = {"step_id": str, "note": str, "seconds": (int, float)}
 _TEXTS = ("key", "item_id", "title", "uid", "question_id", "question")
+# Optional (added in export version 2): what the session teaches.
+_PRACTICE_FIELDS = {"sketch": str, "scores": list, "hints": list}
+_SCORE_FIELDS = {"step_id": str, "criterion_id": str, "score": int}
+_HINT_FIELDS = {"step_id": str, "number": int, "revealed_at": str}
 
 
 def _check_fields(entry: Any, spec: dict[str, Any], where: str) -> None:
@@ -243,9 +264,9 @@ def _validate_export(data: Any, origin: str, step_ids: frozenset[str]) -> tuple[
     """The backup's reading rows and sessions, checked, as copies with times in one form."""
     if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
         raise ProgressError(f"{origin} is not an mlsd progress export (its \"format\" should be \"{EXPORT_FORMAT}\").")
-    if data.get("version") != EXPORT_VERSION:
-        raise ProgressError(f"{origin} has export version {data.get('version')!r:.20}; "
-                            f"this mlsd reads version {EXPORT_VERSION}.")
+    if data.get("version") not in READABLE_VERSIONS:
+        raise ProgressError(f"{origin} has export version {data.get('version')!r:.20}; this mlsd reads versions "
+                            f"{' and '.join(map(str, READABLE_VERSIONS))}.")
     reading, sessions = data.get("reading", []), data.get("sessions", [])
     if not isinstance(reading, list) or not isinstance(sessions, list):
         raise ProgressError(f"{origin}: \"reading\" and \"sessions\" must be lists.")
@@ -286,5 +307,30 @@ def _validate_export(data: Any, origin: str, step_ids: frozenset[str]) -> tuple[
             if step["step_id"] in seen:
                 raise ProgressError(f"{at}: step {step['step_id']!r} appears twice.")
             seen.add(step["step_id"])
+        _validate_practice(entry, where)
         checked_sessions.append(entry)
     return checked_reading, checked_sessions
+
+
+def _validate_practice(entry: dict, where: str) -> None:
+    """The optional sketch, self-scores and hints of one session."""
+    _check_fields({k: entry.get(k, kind()) for k, kind in _PRACTICE_FIELDS.items()}, _PRACTICE_FIELDS, where)
+    check_sketch(entry.get("sketch", ""))
+    for kind, spec in (("score", _SCORE_FIELDS), ("hint", _HINT_FIELDS)):
+        seen: set[tuple] = set()
+        for m, item in enumerate(entry.get(f"{kind}s", []), start=1):
+            at = f"{where}, {kind} #{m}"
+            _check_fields(item, spec, at)
+            try:
+                if kind == "score":
+                    check_score(item["step_id"], item["criterion_id"], item["score"])
+                elif item["number"] < 1:
+                    raise ProgressError(f"A hint is numbered from 1, got {item['number']!r}.")
+            except ProgressError as exc:
+                raise ProgressError(f"{at}: {exc}") from None
+            name = (item["step_id"], item["criterion_id" if kind == "score" else "number"])
+            if name in seen:
+                raise ProgressError(f"{at}: {kind} {'/'.join(map(str, name))!r} appears twice.")
+            seen.add(name)
+
+

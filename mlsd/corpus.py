@@ -8,130 +8,23 @@ person editing YAML by hand can fix it without reading code.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import yaml
-
 from . import journal, paths
+from .checker import LINE_KEY, Checker, display_path, read_yaml
 from .errors import CorpusError, Problem
+from .material import load_rubric, question_material
 from .model import ID_PATTERN, KINDS, MIN_YEAR, ChecklistItem, Company, Corpus, Question, Resource, Step, Topic
 from .sources import library_files, max_year, read_library, valid_year
 
-DATA_FILES = ("flow.yaml", "topics.yaml", "companies.yaml", "resources.yaml", "questions.yaml", "guide.yaml")
-# Mojibake left by a UTF-8 text decoded as cp1252 (the seed had "Facebookâ€™s").
-ENCODING_DAMAGE = re.compile("â€|Ã[\u0080-\u00bf]|Â[\u0080-\u00bf ]|\ufffd")
+DATA_FILES = ("flow.yaml", "topics.yaml", "companies.yaml", "resources.yaml", "questions.yaml", "rubric.yaml",
+              "guide.yaml")
 
 
-# ---------------------------------------------------------------------------------------
-# Reading YAML with line numbers
-# ---------------------------------------------------------------------------------------
-LINE_KEY = "__line__"
-
-
-class _LineLoader(yaml.SafeLoader):
-    """A safe loader that records the line of every mapping, so errors can point at it."""
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict:
-    mapping = loader.construct_mapping(node, deep=True)
-    mapping[LINE_KEY] = node.start_mark.line + 1
-    return mapping
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _display(path: Path, data_dir: Path) -> str:
-    try:
-        return str(Path(data_dir.name) / path.relative_to(data_dir))
-    except ValueError:
-        return str(path)
-
-
-def _read_yaml(path: Path, shown: str) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CorpusError([Problem(shown, None, None, None, "is missing. Restore it from git or create it (see data/README.md).")]) from None
-    except UnicodeDecodeError as exc:
-        raise CorpusError([Problem(shown, None, None, None, f"is not valid UTF-8 ({exc.reason} at byte {exc.start}). Save it as UTF-8.")]) from None
-    except OSError as exc:
-        raise CorpusError([Problem(shown, None, None, None, f"cannot be read ({exc.strerror}). Make it a readable file.")]) from None
-    try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        what = getattr(exc, "problem", None) or str(exc)
-        raise CorpusError([Problem(shown, line, None, None, f"is not valid YAML: {what}. Check indentation and quoting there.")]) from None
-
-
-class _Checker:
-    """Collects problems while turning raw YAML entries into dataclasses."""
-
-    def __init__(self) -> None:
-        self.problems: list[Problem] = []
-
-    def add(self, file: str, raw: Any, entry: str | None, fld: str | None, message: str) -> None:
-        line = raw.get(LINE_KEY) if isinstance(raw, dict) else None
-        self.problems.append(Problem(file, line, entry, fld, message))
-
-    def entries(self, doc: Any, key: str, file: str) -> list[dict]:
-        if not isinstance(doc, dict) or not isinstance(doc.get(key), list):
-            self.problems.append(Problem(file, None, None, None, f"must hold a top-level list named '{key}:'."))
-            return []
-        out = []
-        for number, raw in enumerate(doc[key], start=1):
-            if not isinstance(raw, dict):
-                self.problems.append(Problem(file, None, f"entry #{number}", None, "must be a mapping of fields (id: ..., name: ...)."))
-                continue
-            out.append(raw)
-        return out
-
-    def text(self, file: str, raw: dict, entry: str, fld: str, required: bool = True) -> str:
-        value = raw.get(fld)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if required:
-                self.add(file, raw, entry, fld, "is empty or missing. Give it a non-empty text.")
-            return ""
-        if not isinstance(value, str):
-            self.add(file, raw, entry, fld, f"must be text, got {type(value).__name__}: {value!r}. Quote it.")
-            return str(value)
-        self.damage(file, raw, entry, fld, value)
-        return " ".join(value.split())
-
-    def id_list(self, file: str, raw: dict, entry: str, fld: str) -> tuple[str, ...]:
-        value = raw.get(fld)
-        if value is None:
-            return ()
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.add(file, raw, entry, fld, f"must be a list of ids, got {value!r}.")
-            return ()
-        return tuple(value)
-
-    def strings(self, file: str, raw: dict, entry: str, fld: str) -> tuple[str, ...]:
-        value = raw.get(fld) or []
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.add(file, raw, entry, fld, f"must be a list of texts, got {value!r}.")
-            return ()
-        for v in value:
-            self.damage(file, raw, entry, fld, v)
-        return tuple(" ".join(v.split()) for v in value)
-
-    def damage(self, file: str, raw: dict, entry: str, fld: str, value: str) -> None:
-        if ENCODING_DAMAGE.search(value):
-            self.add(file, raw, entry, fld, f"has encoding damage ({value!r}). Retype the broken characters (e.g. 'â€™' is an apostrophe).")
-
-
-def _entry_id(check: _Checker, file: str, raw: dict, number: int, kind: str, seen: dict[str, str]) -> tuple[str, str]:
+def _entry_id(check: Checker, file: str, raw: dict, number: int, kind: str, seen: dict[str, str]) -> tuple[str, str]:
     value = raw.get("id")
     label = f"{kind} #{number}"
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -148,7 +41,7 @@ def _entry_id(check: _Checker, file: str, raw: dict, number: int, kind: str, see
     return value, label
 
 
-def _checklist(check: _Checker, file: str, raw_step: dict, label: str, value: Any) -> tuple[ChecklistItem, ...]:
+def _checklist(check: Checker, file: str, raw_step: dict, label: str, value: Any) -> tuple[ChecklistItem, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
@@ -168,7 +61,7 @@ def _checklist(check: _Checker, file: str, raw_step: dict, label: str, value: An
     return tuple(out)
 
 
-def _check_url(check: _Checker, file: str, raw: dict, label: str, url: str) -> None:
+def _check_url(check: Checker, file: str, raw: dict, label: str, url: str) -> None:
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc or any(c.isspace() for c in url):
         check.add(file, raw, label, "url", f"is '{url}', which is not an http(s) URL. Give a full address starting with https://.")
@@ -206,7 +99,7 @@ def flow_step_ids(data_dir: Path | str | None = None) -> tuple[str, ...]:
         CorpusError: ``flow.yaml`` is missing or not YAML.
     """
     data_dir = Path(data_dir) if data_dir is not None else paths.DATA_DIR
-    doc = _read_yaml(data_dir / "flow.yaml", _display(data_dir / "flow.yaml", data_dir))
+    doc = read_yaml(data_dir / "flow.yaml", display_path(data_dir / "flow.yaml", data_dir))
     steps = doc.get("steps") if isinstance(doc, dict) else None
     return tuple(s["id"] for s in steps or () if isinstance(s, dict) and isinstance(s.get("id"), str))
 
@@ -228,18 +121,18 @@ def load_corpus(data_dir: Path | str | None = None, library_dir: Path | str | No
     if library_dir is None:
         journal.recover()  # an import or removal a crash left half done: finish or drop it first
     library_dir = Path(library_dir) if library_dir is not None else paths.library_dir()
-    shown = {name: _display(data_dir / name, data_dir) for name in DATA_FILES}
+    shown = {name: display_path(data_dir / name, data_dir) for name in DATA_FILES}
     docs: dict[str, Any] = {}
     problems: list[Problem] = []
     for name in DATA_FILES:
         try:
-            docs[name] = _read_yaml(data_dir / name, shown[name])
+            docs[name] = read_yaml(data_dir / name, shown[name])
         except CorpusError as exc:
             problems.extend(exc.problems)
     if problems:
         raise CorpusError(problems)
 
-    check = _Checker()
+    check = Checker()
     seen_ids: dict[str, str] = {}
 
     # flow
@@ -339,9 +232,13 @@ def load_corpus(data_dir: Path | str | None = None, library_dir: Path | str | No
     questions = []
     for n, raw in enumerate(check.entries(docs["questions.yaml"], "questions", file), start=1):
         qid, label = _entry_id(check, file, raw, n, "question", seen_ids)
-        questions.append(Question(qid, check.text(file, raw, label, "title"), check.text(file, raw, label, "prompt"),
-                                  refs(file, raw, label, "topics", topic_ids, "topic", True),
-                                  refs(file, raw, label, "steps", step_ids, "step", True)))
+        title, prompt = check.text(file, raw, label, "title"), check.text(file, raw, label, "prompt")
+        question_topics = refs(file, raw, label, "topics", topic_ids, "topic", True)
+        question_steps = refs(file, raw, label, "steps", step_ids, "step", True)
+        questions.append(Question(qid, title, prompt, question_topics, question_steps,
+                                  **question_material(check, file, raw, label, step_ids, question_steps)))
+
+    rubric = load_rubric(check, shown["rubric.yaml"], docs["rubric.yaml"], step_ids)
 
     guide = docs["guide.yaml"]
     if not isinstance(guide, dict):
@@ -365,4 +262,4 @@ def load_corpus(data_dir: Path | str | None = None, library_dir: Path | str | No
     if library_problems:
         raise CorpusError(library_problems)
     return Corpus(tuple(steps), tuple(topics), tuple(companies), tuple(resources), tuple(questions), guide,
-                  data_hash(data_dir, library_dir))
+                  data_hash(data_dir, library_dir), rubric)

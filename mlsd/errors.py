@@ -92,6 +92,10 @@ class ProgressError(MlsdError):
     """The progress database cannot be used (locked, read-only, corrupt, newer) or a request is invalid."""
 
 
+class SketchError(MlsdError):
+    """A design sketch cannot be read or is too large to draw. The message names the line."""
+
+
 class LinkStoreError(MlsdError):
     """The link store could not be written."""
 

@@ -53,6 +53,25 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX reading_read ON reading(read_at);
     """,
+    # 3: what a session teaches: a design sketch, self-scores against the rubric (data/rubric.yaml)
+    # and the hints revealed. Criteria are named by step and id, as the rubric's ids never change.
+    """
+    ALTER TABLE practice_session ADD COLUMN sketch TEXT NOT NULL DEFAULT '';
+    CREATE TABLE practice_score (
+        session_id   INTEGER NOT NULL REFERENCES practice_session(id) ON DELETE CASCADE,
+        step_id      TEXT NOT NULL,
+        criterion_id TEXT NOT NULL,
+        score        INTEGER NOT NULL CHECK (score BETWEEN 0 AND 2),  -- missed, partly, covered
+        PRIMARY KEY (session_id, step_id, criterion_id)
+    );
+    CREATE TABLE practice_hint (
+        session_id  INTEGER NOT NULL REFERENCES practice_session(id) ON DELETE CASCADE,
+        step_id     TEXT NOT NULL,
+        number      INTEGER NOT NULL CHECK (number >= 1),  -- the hint's place in the step's list
+        revealed_at TEXT NOT NULL,
+        PRIMARY KEY (session_id, step_id, number)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

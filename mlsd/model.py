@@ -1,4 +1,4 @@
-"""The typed model of the knowledge base: steps, topics, companies, resources, questions.
+"""The typed model of the knowledge base: steps, topics, companies, resources, questions, rubric.
 
 Frozen dataclasses, and ``Corpus``, which holds them all with their look-ups and the unified
 ``Item`` view that search indexes. Loading and validating them is :mod:`mlsd.corpus`'s job;
@@ -112,11 +112,50 @@ class Resource:
 
 @dataclass(frozen=True)
 class Question:
+    """A sample interview question and its practice material (never part of the search index)."""
+
     id: str
     title: str
     prompt: str
     topics: tuple[str, ...]
     steps: tuple[str, ...]
+    hints: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (step id, its hints) in the flow's order
+    pitfalls: tuple[str, ...] = ()
+    follow_ups: tuple[str, ...] = ()
+    outline: tuple[str, ...] = ()  # shown only once the user has finished a session
+
+    def hints_for(self, step_id: str) -> tuple[str, ...]:
+        """The hints for one flow step (empty when the question has none for it)."""
+        return dict(self.hints).get(step_id, ())
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One thing a strong answer does at a flow step; referred to as ``<step>/<id>``."""
+
+    id: str
+    text: str  # a short checkbox label ("Names an offline metric ...")
+    detail: str  # what a good answer looks like, with examples
+
+
+@dataclass(frozen=True)
+class RubricStep:
+    step: str
+    criteria: tuple[Criterion, ...]
+
+
+@dataclass(frozen=True)
+class Rubric:
+    """What a strong answer covers at each flow step (``data/rubric.yaml``), in the flow's order."""
+
+    steps: tuple[RubricStep, ...] = ()
+
+    def criteria(self, step_id: str) -> tuple[Criterion, ...]:
+        """The criteria of one step (empty for a step the rubric does not cover)."""
+        for entry in self.steps:
+            if entry.step == step_id:
+                return entry.criteria
+        return ()
 
 
 @dataclass(frozen=True)
@@ -184,6 +223,7 @@ class Corpus:
     questions: tuple[Question, ...]
     guide: dict[str, Any] = field(hash=False, compare=False)
     data_hash: str = ""
+    rubric: Rubric = field(default_factory=Rubric)
 
     # -- lookups ---------------------------------------------------------------------------
     @cached_property

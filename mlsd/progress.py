@@ -1,8 +1,9 @@
 """What a user has done: reading progress (read, bookmarked, notes) and mock interview sessions.
 
 One SQLite file under ``MLSD_HOME`` (``progress.db``), in WAL mode. Its schema lives in
-:mod:`mlsd.migrations` and is upgraded on first use; backups are :mod:`mlsd.backup`'s job and
-tables over the corpus :mod:`mlsd.views`'.
+:mod:`mlsd.migrations` and is upgraded on first use; backups are :mod:`mlsd.backup`'s job,
+tables over the corpus :mod:`mlsd.views`', and what sessions add up to (scores, attempts, the
+step to practise next) :mod:`mlsd.practice`'s.
 
 Every change is one short transaction that touches only the columns it changes (marking a
 resource read never rewrites its note), so several tabs or processes writing at once do not
@@ -22,15 +23,15 @@ import shutil
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from . import paths
 from .errors import ProgressError
 from .migrations import upgrade
-from .model import Step
+from .practice import PracticeSession, StepRecord, check_score, check_sketch
 from .urls import normalize_url
 
 NOTE_MAX_CHARS = 20_000
@@ -86,74 +87,6 @@ class Reading:
     @property
     def read(self) -> bool:
         return self.read_at is not None
-
-
-@dataclass(frozen=True)
-class StepRecord:
-    step_id: str
-    note: str
-    seconds: float
-
-
-@dataclass(frozen=True)
-class PracticeSession:
-    """A mock interview: its question, length, where it stands, and per-step notes and time.
-
-    ``seconds`` per step are closed intervals; ``running_since`` is when the current step's
-    open interval began (None while paused or finished). Use ``spent`` for live totals.
-    """
-
-    id: int
-    uid: str
-    question_id: str | None
-    question: str
-    minutes: int
-    started_at: str
-    finished_at: str | None
-    current_step: str
-    running_since: float | None
-    last_activity: float
-    steps: dict[str, StepRecord] = field(default_factory=dict)
-
-    @property
-    def finished(self) -> bool:
-        return self.finished_at is not None
-
-    @property
-    def running(self) -> bool:
-        return self.running_since is not None
-
-    def spent(self, step_id: str, now: float | None = None) -> float:
-        """Seconds spent on a step so far, counting the open interval of the current step."""
-        record = self.steps.get(step_id)
-        total = record.seconds if record else 0.0
-        if self.running_since is not None and step_id == self.current_step:
-            total += max(0.0, (now if now is not None else time.time()) - self.running_since)
-        return total
-
-    def elapsed(self, now: float | None = None) -> float:
-        """Seconds spent on the whole session so far."""
-        steps = set(self.steps) | {self.current_step}
-        return sum(self.spent(s, now) for s in steps)
-
-    def note(self, step_id: str) -> str:
-        record = self.steps.get(step_id)
-        return record.note if record else ""
-
-
-def step_budgets(steps: Sequence[Step], minutes: int) -> dict[str, float]:
-    """Each step's time budget in seconds for an interview of ``minutes``.
-
-    Steps carry their suggested minutes for a 45-minute interview; a longer or shorter session
-    scales them in proportion (steps without a suggestion share the time evenly).
-    """
-    weights = [getattr(s, "minutes", 0) or 0 for s in steps]
-    if not any(weights):
-        weights = [1] * len(steps)
-    total = sum(weights)
-    return {s.id: minutes * 60 * w / total for s, w in zip(steps, weights)}
-
-
 
 
 class ProgressStore:
@@ -338,9 +271,14 @@ class ProgressStore:
             raise ProgressError(f"There is no practice session {session_id}.")
         steps = {r["step_id"]: StepRecord(r["step_id"], r["note"], r["seconds"])
                  for r in conn.execute("SELECT * FROM practice_step WHERE session_id = ?", (session_id,))}
+        scores = {f"{r['step_id']}/{r['criterion_id']}": r["score"] for r in conn.execute(
+            "SELECT * FROM practice_score WHERE session_id = ? ORDER BY step_id, criterion_id", (session_id,))}
+        hints: dict[str, tuple[int, ...]] = {}
+        for r in conn.execute("SELECT * FROM practice_hint WHERE session_id = ? ORDER BY step_id, number", (session_id,)):
+            hints[r["step_id"]] = (*hints.get(r["step_id"], ()), r["number"])
         return PracticeSession(row["id"], row["uid"], row["question_id"], row["question"], row["minutes"],
                                row["started_at"], row["finished_at"], row["current_step"], row["step_entered_at"],
-                               row["last_activity"], steps)
+                               row["last_activity"], steps, row["sketch"], scores, hints)
 
     def sessions(self) -> list[PracticeSession]:
         """Every session, newest first."""
@@ -426,8 +364,7 @@ class ProgressStore:
         note = check_note(note)
         now = time.time() if now is None else now
         with self.connect(write=True) as conn:
-            if conn.execute("SELECT 1 FROM practice_session WHERE id = ?", (session_id,)).fetchone() is None:
-                raise ProgressError(f"There is no practice session {session_id}.")
+            self._require(conn, session_id)
             conn.execute(
                 "INSERT INTO practice_step (session_id, step_id, note) VALUES (?, ?, ?) "
                 "ON CONFLICT(session_id, step_id) DO UPDATE SET note = excluded.note",
@@ -436,9 +373,50 @@ class ProgressStore:
             conn.execute("UPDATE practice_session SET updated_at = ?, last_activity = ? WHERE id = ?",
                          (now_iso(), now, session_id))
 
+    def save_sketch(self, session_id: int, sketch: str, now: float | None = None) -> None:
+        """Save the session's design sketch (called as the user types; a half-written sketch is kept too)."""
+        sketch = check_sketch(sketch)
+        now = time.time() if now is None else now
+        with self.connect(write=True) as conn:
+            self._require(conn, session_id)
+            conn.execute("UPDATE practice_session SET sketch = ?, updated_at = ?, last_activity = ? WHERE id = ?",
+                         (sketch, now_iso(), now, session_id))
+
+    def set_score(self, session_id: int, step_id: str, criterion_id: str, score: int | None) -> None:
+        """Self-score one rubric criterion: 0 missed, 1 partly, 2 covered; None takes the score back."""
+        check_score(step_id, criterion_id, score)
+        with self.connect(write=True) as conn:
+            self._require(conn, session_id)
+            if score is None:
+                conn.execute("DELETE FROM practice_score WHERE session_id = ? AND step_id = ? AND criterion_id = ?",
+                             (session_id, step_id, criterion_id))
+            else:
+                conn.execute("INSERT INTO practice_score (session_id, step_id, criterion_id, score) VALUES (?, ?, ?, ?) "
+                             "ON CONFLICT(session_id, step_id, criterion_id) DO UPDATE SET score = excluded.score",
+                             (session_id, step_id, criterion_id, score))
+            conn.execute("UPDATE practice_session SET updated_at = ? WHERE id = ?", (now_iso(), session_id))
+
+    def reveal_hint(self, session_id: int, step_id: str, number: int, now: float | None = None) -> None:
+        """Record that hint ``number`` (1-based) of a step was revealed; revealing it again changes nothing."""
+        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+            raise ProgressError(f"A hint is numbered from 1, got {number!r}.")
+        now = time.time() if now is None else now
+        with self.connect(write=True) as conn:
+            self._require(conn, session_id)
+            conn.execute("INSERT OR IGNORE INTO practice_hint (session_id, step_id, number, revealed_at) "
+                         "VALUES (?, ?, ?, ?)", (session_id, step_id, number, _iso(now)))
+            conn.execute("UPDATE practice_session SET updated_at = ?, last_activity = ? WHERE id = ?",
+                         (now_iso(), now, session_id))
+
     def delete_session(self, session_id: int) -> None:
+        """Delete one session with its notes, sketch, scores and hints; nothing else changes."""
         with self.connect(write=True) as conn:
             conn.execute("DELETE FROM practice_session WHERE id = ?", (session_id,))
+
+    @staticmethod
+    def _require(conn: sqlite3.Connection, session_id: int) -> None:
+        if conn.execute("SELECT 1 FROM practice_session WHERE id = ?", (session_id,)).fetchone() is None:
+            raise ProgressError(f"There is no practice session {session_id}.")
 
 
 # -- helpers ------------------------------------------------------------------------------------

@@ -6,13 +6,16 @@ pandas lives here (and in the pages), so the command line and the search path ne
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .model import KIND_LABELS, Corpus, Item, Resource, Step
-from .progress import PracticeSession, Reading, resource_key, step_budgets
+from .model import KIND_LABELS, Corpus, Item, Question, Resource, Rubric, Step
+from .practice import SCORE_LABELS, PracticeSession, Score, session_score, step_budgets, step_scores
+from .progress import Reading, resource_key
+from .sketch import is_dot
 
 if TYPE_CHECKING:
     from .search import Hit, SearchEngine
@@ -304,19 +307,57 @@ def map_groups(frame: pd.DataFrame, by: str, top: int | None = 10) -> tuple[pd.S
     return groups, order
 
 
-def session_markdown(session: PracticeSession, steps: Sequence[Step], now: float | None = None) -> str:
-    """A finished (or running) session as Markdown: question, time per step against budget, notes."""
+def session_markdown(session: PracticeSession, steps: Sequence[Step], now: float | None = None,
+                     rubric: Rubric | None = None, question: Question | None = None) -> str:
+    """A session as Markdown: question, time per step against budget, notes, and the design sketch.
+
+    Args:
+        rubric: with it, the self-scores: a column of the table, and under each step's notes
+            every criterion scored (covered, partly, missed).
+        question: the sample question practised, for the text of the hints revealed.
+    """
     budgets = step_budgets(steps, session.minutes)
+    scores = step_scores(session, rubric) if rubric is not None else {}
     lines = [f"# Mock interview: {session.question}", "",
              f"- Started: {session.started_at}",
              f"- Finished: {session.finished_at or 'not yet'}",
-             f"- Length: {session.minutes} min, used {mmss(session.elapsed(now))}", "",
-             "| Step | Spent | Budget |", "|---|---|---|"]
+             f"- Length: {session.minutes} min, used {mmss(session.elapsed(now))}"]
+    total = session_score(session, rubric) if rubric is not None else None
+    if total is not None and total.share is not None:
+        lines.append(f"- Self-score: {points(total)} ({total.scored} of {total.criteria} criteria scored)")
+    if session.hints_revealed:
+        lines.append(f"- Hints revealed: {session.hints_revealed}")
+    score_column = rubric is not None
+    lines += ["", "| Step | Spent | Budget |" + (" Score |" if score_column else ""),
+              "|---|---|---|" + ("---|" if score_column else "")]
     for step in steps:
-        lines.append(f"| {step.number}. {step.name} | {mmss(session.spent(step.id, now))} | {mmss(budgets[step.id])} |")
+        score = scores.get(step.id)
+        shown = f" {points(score) if score and score.scored else '–'} |" if score_column else ""
+        lines.append(f"| {step.number}. {step.name} | {mmss(session.spent(step.id, now))} | {mmss(budgets[step.id])} |{shown}")
     for step in steps:
         lines += ["", f"## {step.number}. {step.name}", "", session.note(step.id).strip() or "_No notes._"]
+        hints = question.hints_for(step.id) if question is not None else ()
+        revealed = [hints[n - 1] for n in session.revealed(step.id) if n <= len(hints)]
+        if revealed:
+            lines += ["", "Hints revealed:", *(f"- {hint}" for hint in revealed)]
+        score = scores.get(step.id)
+        if rubric is not None and score is not None and score.scored:
+            lines += ["", f"Self-score: {points(score)}"]
+            for criterion in rubric.criteria(step.id):
+                given = session.score(step.id, criterion.id)
+                if given is not None:
+                    lines.append(f"- {SCORE_LABELS[given]}: {criterion.text}")
+    if session.sketch.strip():
+        fence = "`" * max(3, 1 + max((len(run) for run in re.findall("`+", session.sketch)), default=0))
+        language = "dot" if is_dot(session.sketch) else "text"
+        lines += ["", "## Design sketch", "", fence + language, session.sketch.strip("\n"), fence]
     return "\n".join(lines) + "\n"
+
+
+def points(score: Score) -> str:
+    """A score as text, e.g. "7 of 10 points (70%)"."""
+    share = f" ({score.share:.0%})" if score.share is not None else ""
+    return f"{score.points} of {score.possible} points{share}"
 
 
 def mmss(seconds: float) -> str:

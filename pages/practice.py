@@ -1,31 +1,49 @@
-"""Practice: a timed mock interview over the seven flow steps, with notes saved as you type.
+"""Practice: a timed mock interview over the seven flow steps that teaches as well as times.
+
+While practising: notes saved as you type, hints for the current step on request (sample
+questions have them; revealing one is recorded) and a design sketch drawn as you type. After
+finishing: time against budget, a self-score against the rubric of each step with the criteria
+missed, the question's outline, pitfalls and follow-ups, and the trend over your attempts.
 
 The session lives in the progress database and its id in the URL (``/practice?session=3``), so
-a reload, a second tab or a later visit finds the same clock and notes.
+a reload, a second tab or a later visit finds the same clock, notes, sketch and scores.
 """
 
-import datetime as dt
 import time
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from mlsd.errors import MlsdError, ProgressError
-from mlsd.progress import step_budgets
+from mlsd.practice import (
+    SCORE_LABELS,
+    attempts_by_question,
+    question_key,
+    session_score,
+    step_budgets,
+    step_scores,
+    weakest_step,
+)
+from mlsd.progress import NOTE_MAX_CHARS
 from mlsd.search import Filters
-from mlsd.views import mmss, session_markdown
-from ui.render import CHART_MARGIN, guarded_save, md_escape, render_hit_list
+from mlsd.sketch import SKETCH_MAX_CHARS
+from mlsd.views import mmss, points, session_markdown
+from ui.practice import answer_material, attempts_chart, draw_sketch, score_table, time_chart, when
+from ui.render import guarded_save, md_escape, render_hit_list
 from ui.state import corpus_or_stop, engine_or_stop, reading_state
 from ui.urlstate import UrlParam, notice_ignored, sync_from_url, write_to_url
 from ui.widgets import autosave_notes, countdown
 
 OWN = "__own__"
 IDLE_SECONDS = 15 * 60  # a session left this long without a note or a step change was abandoned
+SKETCH_HELP = ("One chain of components per line, e.g. `client -> api -> ranker`; `: label` after the last "
+               "component labels the last arrow (`api -> ranker: top 500`); a line alone is a component. "
+               "Or write Graphviz DOT, starting with `digraph {`.")
 
 corpus = corpus_or_stop()
 steps = corpus.steps
 step_ids = [s.id for s in steps]
 question_by_id = {q.id: q for q in corpus.questions}
+rubric = corpus.rubric
 
 st.title("Practice")
 store, reading = reading_state()
@@ -33,26 +51,89 @@ if store is None:
     st.info("Practice sessions are kept in the progress database, which cannot be used right now (see above). "
             "The other pages still work.", icon=":material/info:")
     st.stop()
-
-
-def when(iso: str | None) -> str:
-    if not iso:
-        return ""
-    try:
-        return dt.datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return iso
+if st.session_state.pop("_practice_deleted", False):
+    st.success("The session was deleted. Your other sessions and your reading progress are unchanged.",
+               icon=":material/delete:")
 
 
 def checklist_markdown(step) -> str:
     return "\n".join("  " * depth + f"- {md_escape(text)}" for depth, text in step.checklist_lines())
 
 
+def delete_session(sid: int) -> None:
+    """Delete one session (a widget callback); leave its page if it was open."""
+    guarded_save(store.delete_session, sid)
+    if st.query_params.get("session") == str(sid):
+        del st.query_params["session"]
+    st.session_state["_practice_deleted"] = True
+
+
+def delete_button(sid: int, key: str) -> None:
+    """Delete, behind a confirmation: the popover says what goes and what stays."""
+    with st.popover("Delete", icon=":material/delete:", key=f"{key}_popover"):
+        st.markdown("Delete this session? Its notes, sketch, hints and self-score go. "
+                    "Your other sessions and your reading progress stay.")
+        st.button("Delete this session", key=key, type="primary", icon=":material/delete_forever:",
+                  on_click=delete_session, args=(sid,))
+
+
 # -- no session chosen: start one, or reopen a past one ------------------------------------------------
+def suggestion(past) -> None:
+    """Practise your weakest step: the step scored lowest, and a question that exercises it."""
+    found = weakest_step(past, rubric, corpus.questions)
+    if found is None:
+        if any(s.finished for s in past):
+            st.caption("Score yourself at the end of a session, and this page suggests which step to practise next.")
+        return
+    step, question = corpus.step_by_id[found.step_id], question_by_id[found.question_id]
+    tried = "not practised yet" if not found.attempts else f"practised {found.attempts}×"
+    with st.container(border=True, key="weakest_step"):
+        st.markdown(f"**Practise your weakest step: {step.number}. {md_escape(step.name)}** · your average "
+                    f"self-score there is {found.share:.0%} over {found.sessions} session(s).  \n"
+                    f"A question that exercises it: {md_escape(question.title)} :gray[({tried})]")
+        st.page_link("pages/practice.py", label="Practise this question", query_params={"question": question.id},
+                     icon=":material/timer:")
+
+
+def past_sessions(past) -> None:
+    """Sessions grouped by question, newest group first, with the trend over attempts."""
+    st.subheader("Your attempts, by question")
+    if not past:
+        st.caption("None yet. Your sessions are listed here, grouped by question, and you can reopen any of them.")
+        return
+    for n, group in enumerate(attempts_by_question(past, rubric)):
+        count = len(group.attempts)
+        with st.container(border=True, key=f"group_{n}"):
+            latest = group.latest.score
+            scored = f" · latest self-score {latest.share:.0%}" if latest.share is not None else ""
+            st.markdown(f"**{md_escape(group.title)}**  \n:gray[{count} attempt{'s' if count > 1 else ''}{scored}]")
+            if count > 1:
+                with st.expander("Self-score and time over the attempts"):
+                    attempts_chart(group, f"group_chart_{n}")
+            for attempt in reversed(group.attempts):
+                sess = attempt.session
+                status = "finished" if sess.finished else ("in progress" if sess.running else "paused")
+                score = f" · {points(attempt.score)}" if attempt.score.scored else ""
+                c1, c2, c3 = st.columns([5, 1, 1], vertical_alignment="center")
+                c1.markdown(f"Attempt {attempt.number}  \n:gray[{when(sess.started_at)} · {status} · "
+                            f"{mmss(attempt.seconds)} of {sess.minutes}:00{md_escape(score)}]")
+                c2.page_link("pages/practice.py", label="Open", query_params={"session": str(sess.id)},
+                             icon=":material/open_in_new:")
+                with c3:
+                    delete_button(sess.id, f"delete_{sess.id}")
+
+
 def start_view() -> None:
     st.markdown("Rehearse the interview against the clock: pick a question, then work through the seven steps, "
-                "writing what you would say. Notes are saved as you type; the time spent on each step is "
-                "compared with its budget when you finish.")
+                "writing what you would say and sketching the design. Sample questions have hints for each step. "
+                "When you finish, score yourself against what a strong answer covers, and see the question's "
+                "outline, its pitfalls and the follow-ups an interviewer would ask.")
+    try:
+        past = store.sessions()
+    except ProgressError as exc:
+        st.error(md_escape(str(exc)), icon=":material/error:")
+        past = []
+    suggestion(past)
     options = [q.id for q in corpus.questions] + [OWN]
     specs = {"question": UrlParam(options, default=options[0])}  # /practice?question=q-feature-store
     notice_ignored(sync_from_url("practice", specs))
@@ -84,24 +165,7 @@ def start_view() -> None:
         budgets = step_budgets(steps, int(minutes))
         st.markdown("**Suggested time per step**")
         st.markdown("\n".join(f"{s.number}. {md_escape(s.name)}: {mmss(budgets[s.id])}" for s in steps))
-
-    st.subheader("Past sessions")
-    try:
-        past = store.sessions()
-    except ProgressError as exc:
-        st.error(md_escape(str(exc)), icon=":material/error:")
-        return
-    if not past:
-        st.caption("None yet. Your sessions are listed here, and you can reopen any of them.")
-        return
-    for sess in past:
-        with st.container(border=True, key=f"past_{sess.id}"):
-            c1, c2 = st.columns([5, 1], vertical_alignment="center")
-            status = "finished" if sess.finished else ("in progress" if sess.running else "paused")
-            c1.markdown(f"**{md_escape(sess.question)}**  \n:gray[{when(sess.started_at)} · {status} · "
-                        f"{mmss(sess.elapsed())} of {sess.minutes}:00]")
-            c2.page_link("pages/practice.py", label="Open", query_params={"session": str(sess.id)},
-                         icon=":material/open_in_new:")
+    past_sessions(past)
 
 
 def load_session(sid: int):
@@ -118,46 +182,127 @@ def load_session(sid: int):
     return sess
 
 
-# -- the finished session: time per step against budget, notes, export ---------------------------------
+# -- the finished session: time and self-score per step, the answer's outline, attempts -----------------
+def save_score(sid: int, step_id: str, criterion_id: str, key: str) -> None:
+    guarded_save(store.set_score, sid, step_id, criterion_id, st.session_state.get(key))
+
+
+def rubric_check(sess, scores, budgets, now) -> None:
+    """Each step's notes beside its rubric: the user scores every criterion 0-2."""
+    st.subheader("Check your notes against the rubric")
+    st.caption("For each step, how well did your notes cover what a strong answer covers? "
+               "Scores are saved as you choose them; hover over a criterion for what a good answer looks like.")
+    question = question_by_id.get(sess.question_id or "")
+    for step in steps:
+        score = scores.get(step.id)
+        scored = f" · {points(score)}" if score and score.scored else ""
+        label = f"{step.number}. {md_escape(step.name)} · {mmss(sess.spent(step.id, now))} of " \
+                f"{mmss(budgets[step.id])}{md_escape(scored)}"
+        with st.expander(label, expanded=True):
+            notes, criteria = st.columns([1, 1], gap="medium")
+            with notes:
+                note = sess.note(step.id).strip()
+                if note:
+                    st.text(note)
+                else:
+                    st.caption("No notes.")
+                hints = question.hints_for(step.id) if question else ()
+                revealed = [hints[n - 1] for n in sess.revealed(step.id) if n <= len(hints)]
+                if revealed:
+                    st.caption(md_escape("Hints you revealed: " + " · ".join(revealed)))
+            with criteria:
+                for criterion in rubric.criteria(step.id):
+                    key = f"score_{sess.id}_{step.id}_{criterion.id}"
+                    st.segmented_control(md_escape(criterion.text), [0, 1, 2], key=key,
+                                         default=sess.score(step.id, criterion.id),
+                                         format_func=lambda v: SCORE_LABELS[v], help=md_escape(criterion.detail),
+                                         on_change=save_score, args=(sess.id, step.id, criterion.id, key))
+
+
 def summary_view(sess) -> None:
     budgets = step_budgets(steps, sess.minutes)
     now = time.time()
     used = sess.elapsed(now)
     over = [s for s in steps if sess.spent(s.id, now) > budgets[s.id] + 1]
+    scores, total = step_scores(sess, rubric), session_score(sess, rubric)
+    question = question_by_id.get(sess.question_id or "")
     st.subheader(f"Summary: {md_escape(sess.question)}")
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3, c4 = st.columns(4)
     c1.metric("Time used", f"{mmss(used)} of {sess.minutes}:00",
               help="Over time" if used > sess.minutes * 60 else "Within the interview's length")
-    c2.metric("Steps over budget", len(over))
-    c3.metric("Steps with notes", sum(1 for s in steps if sess.note(s.id).strip()))
-    names = [f"{s.number}. {s.name}" for s in steps]
-    fig = go.Figure([
-        go.Bar(name="Budget", x=names, y=[budgets[s.id] / 60 for s in steps], marker_color="#c9d6ea"),
-        go.Bar(name="Spent", x=names, y=[sess.spent(s.id, now) / 60 for s in steps],
-               marker_color=["#d93025" if s in over else "#1a73e8" for s in steps]),
-    ])
-    fig.update_layout(barmode="group", height=380, margin=CHART_MARGIN, yaxis_title="minutes",
-                      legend=dict(orientation="h", y=1.08))
-    st.plotly_chart(fig, key="practice_summary_chart")
-    markdown = session_markdown(sess, steps, now)
-    b1, b2, b3 = st.columns(3)
+    c2.metric("Self-score (points)", f"{total.points} of {total.possible}" if total.scored else "not yet",
+              delta=f"{total.share:.0%}" if total.share is not None else None, delta_color="off", delta_arrow="off",
+              help=f"{total.scored} of {total.criteria} criteria of the rubric scored (0 missed, 1 partly, 2 covered)")
+    c3.metric("Steps over budget", len(over))
+    c4.metric("Hints revealed", sess.hints_revealed)
+    markdown = session_markdown(sess, steps, now, rubric=rubric, question=question)
+    b1, b2, b3, b4 = st.columns(4, vertical_alignment="center")
     b1.download_button("Export as Markdown", markdown.encode("utf-8"), file_name=f"mock-interview-{sess.id}.md",
                        mime="text/markdown", icon=":material/download:", key="practice_export", width="stretch")
     b2.button("Continue this session", key="practice_continue", on_click=guarded_save, args=(store.resume, sess.id),
               icon=":material/play_arrow:", width="stretch")
     b3.page_link("pages/practice.py", label="Start another", icon=":material/add:", query_params={})
-    st.subheader("Your notes")
-    for step in steps:
-        spent, budget = sess.spent(step.id, now), budgets[step.id]
-        with st.expander(f"{step.number}. {md_escape(step.name)} · {mmss(spent)} of {mmss(budget)}", expanded=True):
-            note = sess.note(step.id).strip()
-            if note:
-                st.text(note)
-            else:
-                st.caption("No notes.")
+    with b4:
+        delete_button(sess.id, "practice_delete")
+
+    score_table(sess, steps, scores, budgets, now, "score_table")
+    if not total.scored:
+        st.caption("No self-score yet: check your notes against the rubric at the end of this page.")
+    time_chart(sess, steps, budgets, now, "practice_summary_chart")
+
+    try:
+        everything = store.sessions()
+    except ProgressError as exc:
+        st.warning(f"Your other attempts cannot be read: {md_escape(str(exc))}", icon=":material/warning:")
+        everything = [sess]
+    group = next((g for g in attempts_by_question(everything, rubric, now) if g.key == question_key(sess)), None)
+    if group is not None and len(group.attempts) > 1:
+        st.subheader("Your attempts at this question")
+        attempts_chart(group, "attempts_chart")
+
+    if sess.sketch.strip():
+        st.subheader("Design sketch")
+        drawing, source = st.columns([1, 1], gap="large")
+        with drawing:
+            draw_sketch(sess.sketch, "summary_sketch")
+        with source:
+            st.code(sess.sketch, language=None)
+    if question is not None:
+        answer_material(question)
+    rubric_check(sess, scores, budgets, now)
 
 
 # -- a session in progress ---------------------------------------------------------------------------
+def hints_section(sess, step) -> None:
+    """The current step's hints, revealed one at a time on request (each reveal is recorded)."""
+    question = question_by_id.get(sess.question_id or "")
+    hints = question.hints_for(step.id) if question else ()
+    if not hints:
+        return
+    shown = [n for n in sess.revealed(step.id) if n <= len(hints)]
+    st.markdown(f"**Hints** · {len(shown)} of {len(hints)} shown")
+    with st.container(key=f"hints_{step.id}"):
+        for n in shown:
+            st.markdown(f":material/lightbulb: {md_escape(hints[n - 1])}")
+    hidden = [n for n in range(1, len(hints) + 1) if n not in shown]
+    if hidden:
+        st.button("Show another hint" if shown else "Show a hint", key=f"hint_{step.id}", icon=":material/lightbulb:",
+                  on_click=guarded_save, args=(store.reveal_hint, sess.id, step.id, hidden[0]),
+                  help="Try the step first: a hint you reveal is recorded with the session.")
+
+
+def sketch_section(sess) -> None:
+    st.markdown("**Design sketch** · one for the whole session, drawn and saved as you type")
+    box, drawing = st.columns([1, 1], gap="medium")
+    with box:
+        autosave_notes(f"sketch_{sess.id}", sess.sketch, lambda text: guarded_save(store.save_sketch, sess.id, text),
+                       label="Design sketch", rows=7, max_chars=SKETCH_MAX_CHARS, monospace=True,
+                       placeholder="client -> api -> ranker: top 500\napi -> feature store\nranker -> logging")
+        st.caption(SKETCH_HELP)
+    with drawing:
+        draw_sketch(sess.sketch, "sketch_diagram")
+
+
 def session_view(sess) -> None:
     budgets = step_budgets(steps, sess.minutes)
     now = time.time()
@@ -197,13 +342,15 @@ def session_view(sess) -> None:
         st.markdown(md_escape(step.description))
         st.markdown("**Checklist**")
         st.markdown(checklist_markdown(step))
+        hints_section(sess, step)
 
         def save(text: str, step_id: str = current) -> None:
             guarded_save(store.save_step_note, sess.id, step_id, text)
 
         st.markdown("**Your notes** · saved as you type")
         autosave_notes(f"notes_{sess.id}_{current}", sess.note(current), save, label=f"Notes for {step.name}",
-                       placeholder="What you would say at this step: assumptions, choices, trade-offs…")
+                       placeholder="What you would say at this step: assumptions, choices, trade-offs…",
+                       max_chars=NOTE_MAX_CHARS)
         p, n = st.columns(2)
         if position > 0:
             p.button(f"← {steps[position - 1].name}", key="practice_prev", width="stretch",
@@ -214,6 +361,7 @@ def session_view(sess) -> None:
         else:
             n.button("Finish the interview", key="practice_finish_last", width="stretch", type="primary",
                      on_click=guarded_save, args=(store.finish, sess.id), icon=":material/flag:")
+        sketch_section(sess)
 
         # Last on the page: the model may still be loading, and the notes must not wait for it.
         st.markdown("**Related to this question and step**")

@@ -96,3 +96,40 @@ def pages_home(small_index, tmp_path, monkeypatch):
     monkeypatch.setenv("MLSD_HOME", str(folder))
     monkeypatch.setenv("MLSD_EMBEDDER", "hashing")
     return folder
+
+
+# -- real-browser fixtures (the tooling itself lives in tests/browser.py) -------------------------
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium, one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, launch_chromium
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is not installed: run `make setup-test` (scripts/setup.sh --test).")
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh desktop-size tab (its own cookies and Streamlit session)."""
+    from tests.browser import DESKTOP
+
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def own_server(engine, mlsd_home, tmp_path):
+    """A server over its own MLSD_HOME (a copy of the built index), for journeys that write."""
+    from tests.browser import copy_index, serve
+
+    # The journeys' list servers listen on 127.0.0.1, which the app refuses unless told otherwise.
+    yield from serve(copy_index(mlsd_home, tmp_path / "home"), MLSD_ALLOW_PRIVATE_URLS="1")

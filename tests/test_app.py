@@ -380,3 +380,112 @@ def test_a_click_that_cannot_be_saved_is_undone_and_said(corpus, progress_home, 
     at.checkbox(key=f"search_read_{resource.id}").check().run()  # free again: saved
     assert progress_home.reading(resource).read
     assert at.checkbox(key=f"search_read_{resource.id}").value is True
+
+
+# -- practice that teaches: hints, sketch, self-score, attempts ---------------------------------------
+def feature_store_session(store, corpus, finished: bool = False, now: float | None = None) -> int:
+    question = corpus.question_by_id["q-feature-store"]
+    sid = store.start_session(question.title, 45, corpus.steps[0].id, question.id, now=now)
+    if finished:
+        store.finish(sid, now=None if now is None else now + 600)
+    return sid
+
+
+def test_a_hint_is_revealed_on_request_and_recorded(corpus, progress_home):
+    question = corpus.question_by_id["q-feature-store"]
+    sid = feature_store_session(progress_home, corpus)
+    progress_home.move_to(sid, "data-pipeline")
+    at = open_page("pages/practice.py", session=str(sid))
+    first, second = question.hints_for("data-pipeline")
+    assert first not in texts(at) and "**Hints** · 0 of 2 shown" in texts(at)
+    assert question.outline[0] not in texts(at)  # the outline waits for the end
+    at.button(key="hint_data-pipeline").click().run()
+    assert not at.exception, at.exception
+    assert progress_home.session(sid).revealed("data-pipeline") == (1,)
+    assert first in texts(at) and second not in texts(at)
+    assert at.button(key="hint_data-pipeline").label == "Show another hint"
+    at.button(key="hint_data-pipeline").click().run()
+    assert second in texts(at) and progress_home.session(sid).revealed("data-pipeline") == (1, 2)
+    assert not [b for b in at.button if b.key == "hint_data-pipeline"]  # all shown: no more button
+
+
+def test_own_questions_have_no_hints_and_the_sketch_is_drawn_or_explained(corpus, progress_home):
+    sid = progress_home.start_session("Design **bold** <img src=x onerror=alert(1)>", 45, corpus.steps[0].id)
+    progress_home.save_sketch(sid, 'client -> <b>api</b> -> "ranker": top 500')
+    at = open_page("pages/practice.py", session=str(sid))
+    assert not at.exception, at.exception
+    assert "Hints ·" not in texts(at)
+    assert "Design **bold** <img src=x onerror=alert(1)>" in texts(at)  # shown as text
+    charts = at.get("graphviz_chart")
+    assert len(charts) == 1 and '[label="<b>api</b>"]' in charts[0].proto.spec
+    progress_home.save_sketch(sid, "digraph {\n a -> \n}")
+    at = open_page("pages/practice.py", session=str(sid))
+    assert not at.exception and not at.get("graphviz_chart")
+    assert any("Line 3: expected a component name" in unescape(str(w.value)) for w in at.warning)
+
+
+def test_the_summary_takes_self_scores_and_shows_them_beside_the_time(corpus, progress_home):
+    question = corpus.question_by_id["q-feature-store"]
+    sid = feature_store_session(progress_home, corpus, finished=True)
+    progress_home.save_step_note(sid, "ml-metrics", "p99 latency and freshness lag")
+    progress_home.save_sketch(sid, "client -> api -> online store: features")
+    at = open_page("pages/practice.py", session=str(sid))
+    assert not at.exception, at.exception
+    page = texts(at)
+    assert "Summary: Design a feature store for real-time ML" in page
+    assert "No self-score yet" in page and "p99 latency and freshness lag" in [t.value for t in at.text]
+    assert question.outline[0] in page and question.pitfalls[0] in page and question.follow_ups[0] in page
+    assert len(at.get("graphviz_chart")) == 1 and "client -> api -> online store: features" in at.code[0].value
+    for criterion, value in (("offline-metric", 2), ("online-metric", 1), ("guardrail-metrics", 0)):
+        at.segmented_control(key=f"score_{sid}_ml-metrics_{criterion}").set_value(value).run()
+        assert not at.exception, at.exception
+    assert progress_home.session(sid).scores == {"ml-metrics/offline-metric": 2, "ml-metrics/online-metric": 1,
+                                                 "ml-metrics/guardrail-metrics": 0}
+    table = [unescape(str(m.value)) for m in at.markdown if str(m.value).startswith("| Step | Time")][0]
+    assert "| 2. ML metrics (offline and online) | 0:00\u00a0/\u00a05:00 | 3/6 (50%) | Adds guardrail metrics |" in table
+    score = [m for m in at.metric if m.label == "Self-score (points)"][0]
+    assert (score.value, score.proto.delta) == ("3 of 6", "50%")
+    at.segmented_control(key=f"score_{sid}_ml-metrics_guardrail-metrics").set_value(None).run()
+    assert "ml-metrics/guardrail-metrics" not in progress_home.session(sid).scores
+
+
+def test_a_second_attempt_shows_the_trend_and_the_start_page_groups_and_suggests(corpus, progress_home):
+    first = feature_store_session(progress_home, corpus, finished=True, now=1_800_000_000.0)
+    second = feature_store_session(progress_home, corpus, finished=True, now=1_800_010_000.0)
+    for sid, value in ((first, 0), (second, 1)):
+        for criterion in corpus.rubric.criteria("training"):
+            progress_home.set_score(sid, "training", criterion.id, value)
+        for criterion in corpus.rubric.criteria("inference"):
+            progress_home.set_score(sid, "inference", criterion.id, 2)
+    progress_home.start_session("My own question", 30, corpus.steps[0].id)
+    at = open_page("pages/practice.py", session=str(second))
+    assert "Your attempts at this question" in texts(at)
+    trend = [c.proto.spec for c in at.get("plotly_chart") if "Self-score (%)" in c.proto.spec]
+    assert len(trend) == 1 and '"x":[1,2]' in trend[0].replace(" ", ""), trend
+
+    at = open_page("pages/practice.py")
+    assert not at.exception, at.exception
+    page = texts(at)
+    assert "Your attempts, by question" in page and "2 attempts" in page and "1 attempt" in page
+    assert "Practise your weakest step: 5. Training" in page and "25%" in page
+    links = [link.proto for link in at.get("page_link") if link.proto.label == "Practise this question"]
+    exercising = [q.id for q in corpus.questions if "training" in q.steps and q.id != "q-feature-store"]
+    assert links and exercising[0] in links[0].query_string, links
+
+
+def test_deleting_a_session_asks_first_and_keeps_everything_else(corpus, progress_home):
+    keep = feature_store_session(progress_home, corpus, finished=True)
+    drop = feature_store_session(progress_home, corpus, finished=True)
+    progress_home.set_score(drop, "training", "realistic-splits", 2)
+    progress_home.set_read(corpus.resources[0])
+    at = open_page("pages/practice.py")
+    assert f"delete_{drop}" in [b.key for b in at.button]  # inside its confirmation popover
+    at.button(key=f"delete_{drop}").click().run()
+    assert not at.exception, at.exception
+    assert [s.id for s in progress_home.sessions()] == [keep]
+    assert progress_home.reading(corpus.resources[0]).read
+    assert any("The session was deleted" in str(s.value) for s in at.success)
+    # From the summary of the session itself: back to the list.
+    at = open_page("pages/practice.py", session=str(keep))
+    at.button(key="practice_delete").click().run()
+    assert not at.exception and progress_home.sessions() == [] and "session" not in at.query_params

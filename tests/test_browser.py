@@ -5,105 +5,19 @@ Screenshots of every page land in `screenshots/` (ignored by git) for a person t
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
-from urllib.request import urlopen
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+from tests.browser import ROOT, SHOTS, serve, shoot, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(engine, mlsd_home):
     """`streamlit run app.py` on a free port, over the session's MLSD_HOME (index already built)."""
     yield from serve(mlsd_home)
-
-
-def serve(mlsd_home, **extra_env: str):
-    port = free_port()
-    env = {**os.environ, "MLSD_HOME": str(mlsd_home), **extra_env}
-    log = open(mlsd_home / f"streamlit-{port}.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while True:
-        try:
-            if urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            pass
-        if process.poll() is not None or time.time() > deadline:
-            process.kill()
-            raise RuntimeError(f"streamlit did not start: see {log.name}")
-        time.sleep(0.3)
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
-    text = Path(log.name).read_text(encoding="utf-8", errors="replace")
-    assert "Traceback" not in text, f"the server logged a traceback:\n{text[-3000:]}"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is not installed: run `make setup-test` (scripts/setup.sh --test).")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    yield page
-    context.close()
-
-
-def wait_idle(page) -> None:
-    """Wait until the script run is over: no running indicator, no spinner, no skeleton."""
-    page.wait_for_selector("[data-testid=stSidebarNav]")
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=stStatusWidget]')"
-        " && !document.querySelector('[data-testid=stSpinner]')"
-        " && !document.querySelector('[data-testid=stSkeleton]')"
-    )
-    page.wait_for_timeout(800)  # charts finish drawing
-
-
-def shoot(page, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def result_titles(page) -> list[str]:
@@ -179,15 +93,6 @@ def test_every_page_renders_in_the_browser(server, page, path, name, expected):
     wait_idle(page)
     assert "Traceback" not in page.inner_text("body")
     shoot(page, name)
-
-
-@pytest.fixture
-def own_server(engine, mlsd_home, tmp_path):
-    """A server over its own MLSD_HOME (a copy of the built index), for journeys that write."""
-    home = tmp_path / "home"
-    shutil.copytree(mlsd_home / "index", home / "index")
-    # The journeys' list servers listen on 127.0.0.1, which the app refuses unless told otherwise.
-    yield from serve(home, MLSD_ALLOW_PRIVATE_URLS="1")
 
 
 @pytest.fixture
@@ -288,7 +193,7 @@ def test_practice_session_keeps_notes_of_two_steps_across_a_reload(own_server, p
     shoot(page, "practice-summary")
 
     page.goto(f"{own_server}/practice")
-    page.get_by_text("Past sessions").wait_for()
+    page.get_by_text("Your attempts, by question").wait_for()
     wait_idle(page)
     assert "finished" in page.inner_text("body")
 
@@ -309,3 +214,124 @@ def test_marking_a_case_study_read_from_search_shows_it_under_read(own_server, p
     tabs = page.locator("[data-testid=stTabs]").inner_text()
     assert title in tabs and "Nothing read yet" not in tabs, tabs
     shoot(page, "progress")
+
+
+# -- practice that teaches: hints, a sketch, self-scores, attempts ---------------------------------------
+def wait_for_rerun(page, locator) -> None:
+    """Wait for an element the next rerun draws, then for the run to end (wait_idle alone can
+    return before a slow rerun has started)."""
+    locator.first.wait_for()
+    wait_idle(page)
+
+
+def session_id(page) -> str:
+    return page.url.split("session=")[1].split("&")[0]
+
+
+def start_feature_store_session(page, server: str) -> str:
+    page.goto(f"{server}/practice?question=q-feature-store")
+    page.get_by_text("Suggested time per step").wait_for()
+    wait_idle(page)
+    page.get_by_role("button", name="Start the interview").click()
+    wait_for_rerun(page, page.get_by_text("Step 1 of 7: Problem formulation"))
+    return session_id(page)
+
+
+def score_step(page, sid: str, step: str, criteria: dict[str, str]) -> None:
+    """Give each criterion of a step its score ("Missed", "Partly" or "Covered")."""
+    for criterion, label in criteria.items():
+        # .first: while a rerun moves elements, Streamlit briefly keeps the old copy beside the new.
+        control = page.locator(f".st-key-score_{sid}_{step}_{criterion}").first
+        control.get_by_role("radio", name=label, exact=True).click()
+        control.locator("[role=radio][aria-checked=true]").get_by_text(label, exact=True).first.wait_for()
+        wait_idle(page)
+
+
+def test_practice_teaches_hints_sketch_self_score_and_attempts(own_server, page, corpus):
+    question = corpus.question_by_id["q-feature-store"]
+    # No internet: anything but the app's own server is refused, so the diagram must draw offline.
+    outside: list[str] = []
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(own_server)
+               else (outside.append(route.request.url), route.abort()))
+    sid = start_feature_store_session(page, own_server)
+
+    # A hint, on request; it stays revealed.
+    first_hint = question.hints_for("problem-formulation")[0]
+    assert first_hint not in page.inner_text("body")
+    # .first: a button with a tooltip is drawn twice (one copy only measures the label).
+    page.locator(".st-key-hint_problem-formulation button").first.click()
+    wait_for_rerun(page, page.locator(".st-key-hints_problem-formulation").get_by_text(first_hint[:40]))
+    type_notes(page, "Problem formulation", "Users: feature authors and serving teams; p99 read under 10 ms.")
+
+    # A sketch in the line syntax, drawn as the user types (no internet needed).
+    sketch = page.get_by_label("Design sketch", exact=True)
+    sketch.click()
+    sketch.press_sequentially("client -> api -> ranker: top 500", delay=10)
+    sketch.press("Enter")
+    sketch.press_sequentially("api -> feature store", delay=10)
+    diagram = page.locator(".st-key-sketch_diagram svg")
+    diagram.get_by_text("feature store").first.wait_for()
+    wait_idle(page)
+    assert diagram.get_by_text("top 500").count() == 1
+    shoot(page, "practice-hint-and-sketch")
+
+    # Finish, then score against the rubric: the summary shows the score beside the time.
+    page.get_by_role("button", name="Finish", exact=True).click()
+    wait_for_rerun(page, page.get_by_text("Summary: Design a feature store for real-time ML"))
+    assert question.outline[0] in page.inner_text("body")  # the outline, only now
+    assert page.locator(".st-key-summary_sketch svg").get_by_text("feature store").count() == 1
+    score_step(page, sid, "problem-formulation", {"business-goal": "Covered", "scale-and-constraints": "Covered",
+                                                   "ml-task-framing": "Partly", "ml-or-not": "Missed",
+                                                   "risks-and-requirements": "Missed"})
+    table = page.locator(".st-key-score_table")
+    table.get_by_text("5/10 (50%)").first.wait_for()
+    wait_idle(page)
+    missed = table.inner_text()
+    assert "Justifies ML over rules and weighs impact against cost" in missed
+    assert "Raises error costs, privacy, fairness and abuse early" in missed
+    assert "5 of 10" in page.locator("[data-testid=stMetric]").all_inner_texts()[1]
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export as Markdown").click()
+    markdown = Path(download.value.path()).read_text(encoding="utf-8")
+    assert "Users: feature authors and serving teams" in markdown
+    assert "```text\nclient -> api -> ranker: top 500\napi -> feature store\n```" in markdown
+    assert "- Self-score: 5 of 10 points (50%)" in markdown and "- Missed: Justifies ML over rules" in markdown
+    assert f"Hints revealed:\n- {first_hint}" in markdown
+    shoot(page, "practice-summary-scored")
+    table.screenshot(path=str(SHOTS / "practice-summary-score-table.png"))
+    page.locator(".st-key-summary_sketch").screenshot(path=str(SHOTS / "practice-summary-sketch.png"))
+
+    # A second attempt at the same question: the trend of score and time over attempts.
+    second = start_feature_store_session(page, own_server)
+    assert second != sid
+    page.get_by_role("button", name="Finish", exact=True).click()
+    wait_for_rerun(page, page.get_by_text("Summary: Design a feature store for real-time ML"))
+    score_step(page, second, "problem-formulation", {"business-goal": "Covered", "scale-and-constraints": "Covered",
+                                                      "ml-task-framing": "Covered", "ml-or-not": "Partly",
+                                                      "risks-and-requirements": "Missed"})
+    chart = page.locator(".st-key-attempts_chart")
+    chart.locator(".js-plotly-plot").first.wait_for()
+    wait_idle(page)
+    assert "Your attempts at this question" in page.inner_text("body")
+    chart.scroll_into_view_if_needed()
+    chart.screenshot(path=str(SHOTS / "practice-attempts-chart.png"))
+    shoot(page, "practice-summary-second-attempt")
+
+    # All sessions: grouped by question, with the weakest step to practise next.
+    page.goto(f"{own_server}/practice")
+    page.get_by_text("Your attempts, by question").wait_for()
+    wait_idle(page)
+    body = page.inner_text("body")
+    assert "2 attempts" in body and "Practise your weakest step" in body
+    shoot(page, "practice-start-with-attempts")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{own_server}/practice?session={second}")
+    page.locator(".st-key-attempts_chart .js-plotly-plot").first.wait_for()
+    wait_idle(page, sidebar=False)
+    shoot(page, "practice-summary-phone")
+    page.locator(".st-key-score_table").screenshot(path=str(SHOTS / "practice-summary-score-table-phone.png"))
+    page.locator(".st-key-attempts_chart").screenshot(path=str(SHOTS / "practice-attempts-chart-phone.png"))
+    assert "Traceback" not in page.inner_text("body") and not page.locator("[data-testid=stException]").count()
+    # Only the tab's icon is asked of the internet: Streamlit fetches app.py's page_icon
+    # (:material/hub:) from Google Fonts; offline the tab just has no icon.
+    assert [url for url in outside if "/materialsymbolsrounded/hub/" not in url] == [], outside

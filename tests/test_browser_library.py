@@ -1,9 +1,8 @@
-# ruff: noqa: F811 - the fixtures imported from tests/test_browser.py are parameters by the same names
 """The Library page in a real browser: an upload is imported from its bytes, replacing a list asks
 first, and a hostile upload neither freezes the server nor reads anything on it.
 
 The server runs with the no-model HashingEmbedder over its own MLSD_HOME, so these journeys
-do not wait for the real model; the fixtures come from tests/test_browser.py.
+do not wait for the real model; the browser fixtures come from conftest.py.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from urllib.request import urlopen
 import pytest
 
 from mlsd.library import list_sources
-from tests.test_browser import browser, page, serve, shoot, wait_idle  # noqa: F401 - fixtures used by name
+from tests.browser import serve, shoot, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -13,16 +13,14 @@ import shutil
 from urllib.parse import quote
 
 import pytest
-import test_browser
-import test_pages_map_companies_progress as fixtures
-from test_browser import serve, shoot, wait_idle
-from test_pages_map_companies_progress import HOSTILE, LIST_NAME
+
+import tests.test_pages_map_companies_progress as fixtures
+from tests.browser import serve, shoot, wait_idle
+from tests.test_pages_map_companies_progress import HOSTILE, LIST_NAME
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # The fixtures this module shares with those two (a fixture is found by its name in the module).
-browser = test_browser.browser
-page = test_browser.page
 imported_library = fixtures.imported_library
 
 

@@ -76,10 +76,15 @@ def small_data(tmp_path_factory, corpus) -> Path:
         for entry in doc[key]:
             entry["topics"] = [t for t in entry["topics"] if t in keep]
             entry["steps"] = [s for s in entry["steps"] if s in steps]
+            if "hints" in entry:
+                entry["hints"] = {s: hints for s, hints in entry["hints"].items() if s in steps}
             if entry["topics"] and (entry["steps"] or key == "resources"):
                 kept.append(entry)
         doc[key] = kept[:count]
         _dump(data / name, doc)
+    rubric = _load(data / "rubric.yaml")
+    rubric["steps"] = [entry for entry in rubric["steps"] if entry["step"] in steps]
+    _dump(data / "rubric.yaml", rubric)
     small = load_corpus(data)
     assert (len(small.topics), len(small.steps), len(small.resources), len(small.questions)) == (6, 2, 3, 1)
     return data

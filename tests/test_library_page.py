@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from mlsd.library import list_sources
 from tests.servers import HostileServer, body
+from tests.test_app import unescape
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "library.py")
 
@@ -30,7 +31,8 @@ def import_from_box(at, url: str, name: str = ""):
 
 
 def shown(at) -> str:
-    return "\n".join(str(e.value) for kind in ("error", "warning", "success", "info") for e in getattr(at, kind))
+    """The alerts as the reader sees them (error texts are Markdown-escaped on the page)."""
+    return "\n".join(unescape(str(e.value)) for kind in ("error", "warning", "success", "info") for e in getattr(at, kind))
 
 
 @pytest.mark.parametrize("source", ["/etc/passwd", "file:///etc/passwd", "../../../../etc/passwd", "~/.ssh/id_rsa",
@@ -49,7 +51,7 @@ def test_private_addresses_are_refused_without_saying_more(pages_home, url):
     with HostileServer({"/first.csv": body(FIRST)}) as server:
         at = import_from_box(open_page(), url.format(port=server.port))
         assert server.hits == []
-    assert [str(e.value) for e in at.error] == [
+    assert [unescape(str(e.value)) for e in at.error] == [
         f"Import failed, nothing was changed: {url.format(port=server.port)}: refused: private address"]
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_app import open_page, texts, unescape
+
+from tests.test_app import open_page, texts, unescape
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "pages" / "companies.csv"
 LIST_NAME = "case-variants"

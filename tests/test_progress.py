@@ -23,7 +23,8 @@ from mlsd.backup import EXPORT_FORMAT, EXPORT_VERSION, export_data, export_file,
 from mlsd.corpus import load_corpus
 from mlsd.errors import ProgressError
 from mlsd.migrations import MIGRATIONS, SCHEMA_VERSION
-from mlsd.progress import NOTE_MAX_CHARS, PracticeSession, ProgressStore, resource_key, step_budgets
+from mlsd.practice import PracticeSession, step_budgets
+from mlsd.progress import NOTE_MAX_CHARS, ProgressStore, resource_key
 from mlsd.search import Filters, open_engine
 from mlsd.views import progress_by, read_ids, read_next, reading_frame, session_markdown
 
@@ -78,7 +79,7 @@ def test_a_fresh_database_is_created_in_wal_mode_at_the_current_schema(db, store
 
     assert db.is_file()
     assert pragma(db, "journal_mode") == "wal"
-    assert pragma(db, "user_version") == SCHEMA_VERSION == len(MIGRATIONS) == 2
+    assert pragma(db, "user_version") == SCHEMA_VERSION == len(MIGRATIONS) == 3
     assert store.all_reading() == {} and store.sessions() == []
     assert ProgressStore(db).migrate() == SCHEMA_VERSION  # a second open finds it current
 
@@ -387,7 +388,7 @@ BAD_BACKUPS = [
     ("not-an-object", [1, 2], '{o} is not an mlsd progress export (its "format" should be "mlsd-progress").'),
     ("wrong-format", _backup(format="something-else"),
      '{o} is not an mlsd progress export (its "format" should be "mlsd-progress").'),
-    ("wrong-version", _backup(version=2), "{o} has export version 2; this mlsd reads version 1."),
+    ("wrong-version", _backup(version=3), "{o} has export version 3; this mlsd reads versions 1 and 2."),
     ("reading-not-a-list", _backup(reading={"r1": {}}), '{o}: "reading" and "sessions" must be lists.'),
     ("reading-missing-field", _backup(reading=_second("reading", updated_at=...)),
      "{o}, reading entry #2: field 'updated_at' is missing."),

@@ -33,6 +33,8 @@ export default function(component) {
     box.className = 'mlsd-notes';
     box.rows = data.rows || 8;
     box.placeholder = data.placeholder || '';
+    if (data.max_chars) box.maxLength = data.max_chars;
+    if (data.monospace) box.classList.add('mono');
     box.setAttribute('aria-label', data.label || 'Notes');
     box.value = data.text || '';
     const line = document.createElement('div');
@@ -82,6 +84,7 @@ _NOTES_CSS = """
   color: var(--st-text-color); background: var(--st-secondary-background-color);
   border: 1px solid var(--st-border-color, rgba(49, 51, 63, 0.2)); border-radius: 0.5rem;
 }
+.mlsd-notes.mono { font-family: var(--st-code-font, monospace); font-size: 0.85rem; }
 .mlsd-notes:focus { outline: none; border-color: var(--st-primary-color); }
 .mlsd-status { font-size: 0.8rem; opacity: 0.6; margin-top: 0.2rem; }
 """
@@ -134,7 +137,8 @@ _countdown_component = st.components.v2.component("mlsd_countdown", js=_COUNTDOW
 
 
 def autosave_notes(key: str, text: str, on_save: Callable[[str], None], label: str = "Notes",
-                   placeholder: str = "", rows: int = 8) -> None:
+                   placeholder: str = "", rows: int = 8, max_chars: int | None = None,
+                   monospace: bool = False) -> None:
     """A notes box saved as the user types (half a second after they stop), on leaving it, and when
     the page is hidden or closed; unconfirmed text is kept in the browser and resent after a reload.
 
@@ -143,6 +147,8 @@ def autosave_notes(key: str, text: str, on_save: Callable[[str], None], label: s
             ``text`` only when it first appears.
         text: the saved text to start from.
         on_save: called with the new text on the rerun that follows each change.
+        max_chars: the most the box takes (the browser stops typing there), or None.
+        monospace: show the text in the code font (for a sketch written as text).
     """
     def changed() -> None:
         result = st.session_state.get(key)
@@ -151,7 +157,7 @@ def autosave_notes(key: str, text: str, on_save: Callable[[str], None], label: s
             on_save(value)
 
     _notes_component(key=key, data={"text": text, "label": label, "placeholder": placeholder, "rows": rows,
-                                    "storage_key": key},
+                                    "storage_key": key, "max_chars": max_chars, "monospace": monospace},
                      on_text_change=changed)
 
 
