@@ -197,7 +197,7 @@ def without_encoding(engine, embedder, queries: list[str], warmup: list[str], fi
     from mlsd.search import MODES
 
     shadow = copy.copy(engine)
-    shadow.embedder = PrecomputedEmbedder(embedder, queries + warmup)
+    shadow.query_encoder = PrecomputedEmbedder(embedder, queries + warmup)
     out = measure_latency(shadow, queries, warmup, filters)
     return {mode: out[mode] for mode in MODES if mode != "keyword"}
 
@@ -481,7 +481,7 @@ from mlsd.search import open_engine
 marks["import_s"] = time.perf_counter() - t0
 corpus = load_corpus(); marks["load_corpus_s"] = time.perf_counter() - t0
 engine = open_engine(corpus); marks["open_engine_s"] = time.perf_counter() - t0
-engine.embedder.load(); marks["model_loaded_s"] = time.perf_counter() - t0
+engine.query_encoder.load(); marks["model_loaded_s"] = time.perf_counter() - t0
 hits = engine.search("cold start"); marks["first_answer_s"] = time.perf_counter() - t0
 marks["status"] = engine.index.status; marks["top"] = hits[0].id if hits else None
 print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in marks.items()}))

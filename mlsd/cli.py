@@ -63,10 +63,14 @@ def _engine(force: bool = False, quiet: bool = False):
     def on_rebuild(reason: str) -> None:
         click.echo(f"Rebuilding the search index: {reason}.", err=True)
 
+    def on_query_fallback(reason: str) -> None:
+        click.echo(f"The query model cannot be used ({reason}): searching with sentence-transformers "
+                   "and exporting it again.", err=True)
+
     corpus = load_corpus()
     with progress_bar("Embedding") as progress:
         return open_engine(corpus, default_embedder(), force=force, progress=None if quiet else progress,
-                           on_rebuild=None if quiet else on_rebuild)
+                           on_rebuild=None if quiet else on_rebuild, on_query_fallback=None if quiet else on_query_fallback)
 
 
 @click.group(cls=MlsdGroup, context_settings=CONTEXT)
@@ -118,7 +122,7 @@ def build_index_command(force: bool) -> None:
     m = engine.index.manifest
     click.echo(
         f"Index {engine.index.status}: {m['item_count']} items, {m['index_type']}, model {m['model']}, "
-        f"in {engine.index.folder}"
+        f"in {engine.index.folder}; queries encoded by: {engine.query_status}"
     )
 
 

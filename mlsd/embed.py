@@ -133,6 +133,39 @@ class Embedder:
         """Encode one query into a (1, 384) array."""
         return self.encode([text], batch_size=1)
 
+    def encode_with_tokens(self, texts: Sequence[str], batch_size: int = 32,
+                           progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Sentence vectors and each text's token vectors from one forward pass, as
+        :meth:`mlsd.query_encoder.OnnxEncoder.encode_with_tokens` gives them (the fallback's form).
+
+        The sentence vector is the normalized mean of every token vector ([CLS] and [SEP]
+        included), which is what the model's pooling computes; the token vectors returned leave
+        [CLS] and [SEP] out and are L2-normalized.
+        """
+        self.load()
+        with self._lock:
+            hidden = self._model.encode(list(texts), batch_size=batch_size, output_value="token_embeddings",
+                                        convert_to_numpy=False, show_progress_bar=False)
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        tokens = []
+        for n, states in enumerate(hidden):
+            states = states.float().numpy()  # (tokens in the window, 384), [CLS] first and [SEP] last
+            vectors[n] = _unit(states.mean(axis=0, keepdims=True))[0]
+            tokens.append(_unit(states[1:-1]))
+        if progress is not None and len(texts):
+            progress(len(texts), len(texts))
+        return vectors, tokens
+
+    @property
+    def model(self) -> Any:
+        """The loaded ``SentenceTransformer`` (loads it): what :mod:`mlsd.query_export` exports."""
+        return self.load()._model
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(rows, axis=-1, keepdims=True)
+    return (rows / np.maximum(norms, 1e-12)).astype(np.float32)
+
 
 class HashingEmbedder:
     """Word unigrams and bigrams hashed into 384 signed dimensions, L2-normalized. No model.
@@ -175,6 +208,12 @@ class HashingEmbedder:
 
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode([text])
+
+    def encode_with_tokens(self, texts: Sequence[str], batch_size: int = 64,
+                           progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Sentence vectors and, per text, one hashed vector per word (the real encoders' form)."""
+        tokens = [self.encode(self._WORD.findall(text.lower())).reshape(-1, self.dimension) for text in texts]
+        return self.encode(texts, progress=progress), tokens
 
 
 def default_embedder() -> TextEmbedder:

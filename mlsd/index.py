@@ -7,6 +7,8 @@ Layout of the index folder (``$MLSD_HOME/index`` or the project's ``index/``)::
                              embedded texts (``Item.embedded_texts()``: full text, summary)
     items-<sha12>.json       item ids in vector order, with a hash of the texts embedded
     projection-<sha12>.npy   2-D PCA coordinates of every item, for the map
+    query-<sha12>/           the model exported to ONNX for the torch-free query encoder
+                             (mlsd.query_path; absent for the HashingEmbedder)
     manifest.json            written last: names the files above and their sha256
 
 The manifest is the commit point. Data files carry their content hash in their names, so a
@@ -280,10 +282,13 @@ def build_index(
         vectors[missing] = embed_items([items[i] for i in missing], embedder, progress=progress)
     elif progress is not None:
         progress(len(items), len(items))
+    from .query_path import entry_for_build  # the torch-free query encoder, exported by this model
+
     return write_index(
         vectors, [item.id for item in items], hashes, data_sha256, folder,
-        extra={"encoded": len(missing), "reused": len(items) - len(missing), "build_seconds": None}, started=started,
-        model=embedder.name,
+        extra={"encoded": len(missing), "reused": len(items) - len(missing), "build_seconds": None,
+               "query_model": entry_for_build(embedder, folder)},
+        started=started, model=embedder.name,
     )
 
 
@@ -337,6 +342,10 @@ def write_index(
     except OSError as exc:
         raise SearchIndexError(f"cannot write the index in {folder}: {exc}") from None
     _remove_unreferenced(folder, {entry["name"] for entry in files.values()})
+    from .query_path import remove_unreferenced_models
+
+    query_model = manifest.get("query_model")
+    remove_unreferenced_models(folder, query_model.get("folder") if isinstance(query_model, dict) else None)
     return LoadedIndex(index, list(ids), projection, manifest, folder)
 
 

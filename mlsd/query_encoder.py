@@ -87,7 +87,7 @@ def check_entry(entry: object, folder: Path) -> Path:
     return folder / name
 
 
-def verify_files(entry: dict, folder: Path) -> Path:
+def verify_files(entry: object, folder: Path) -> Path:
     """Check the model's files against their recorded sha256 (reads ~90 MB: 0.1-0.3 s).
 
     Returns:
@@ -98,6 +98,7 @@ def verify_files(entry: dict, folder: Path) -> Path:
             is not the one the graph was optimized by.
     """
     model_folder = check_entry(entry, folder)
+    assert isinstance(entry, dict)  # checked above
     installed = onnxruntime_version()
     if installed is None:
         raise QueryModelError("onnxruntime is not installed")

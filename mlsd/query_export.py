@@ -34,7 +34,16 @@ import numpy as np
 from .embed import MODEL_NAME
 from .errors import QueryModelError
 from .manifest import file_sha256
-from .query_encoder import FILES, GRAPH, INPUT_NAMES, OUTPUT_NAME, TOKENIZER, WEIGHTS, onnxruntime_version, session_options
+from .query_encoder import (
+    FILES,
+    GRAPH,
+    INPUT_NAMES,
+    OUTPUT_NAME,
+    TOKENIZER,
+    WEIGHTS,
+    onnxruntime_version,
+    session_options,
+)
 
 OPSET = 17
 MAX_ABS_DIFF = 1e-4
@@ -74,12 +83,9 @@ def export_query_model(model: Any, model_folder: Path, index_folder: Path) -> di
         files = {name: file_sha256(staging / name) for name in FILES}
         combined = hashlib.sha256("".join(files[name] for name in FILES).encode("ascii")).hexdigest()
         final = index_folder / f"query-{combined[:12]}"
-        if final.exists():  # the same bytes from an earlier export (the export is deterministic)
-            shutil.rmtree(staging)
-        else:
-            for name in FILES:  # onnx writes its files 0600: the index's other files are 0644
-                os.chmod(staging / name, 0o644)
-            os.replace(staging, final)
+        for name in FILES:  # onnx writes its files 0600: the index's other files are 0644
+            os.chmod(staging / name, 0o644)
+        _publish(staging, final, files)
     except QueryModelError:
         raise
     except Exception as exc:  # torch, onnx and onnxruntime raise many types: all mean "no ONNX model"
@@ -91,6 +97,25 @@ def export_query_model(model: Any, model_folder: Path, index_folder: Path) -> di
         "max_length": int(model.max_seq_length), "onnxruntime": version,
         "export_seconds": round(time.perf_counter() - started, 2),
     }
+
+
+def _publish(staging: Path, final: Path, files: dict[str, str]) -> None:
+    """Move the checked export into place. The export is deterministic, so ``final`` may exist
+    already: kept when its files are intact, replaced when one was damaged or deleted."""
+    if final.is_dir():
+        try:
+            if all(file_sha256(final / name) == sha for name, sha in files.items()):
+                return
+        except OSError:
+            pass
+        trash = final.with_name(f"{staging.name}-damaged")
+        os.replace(final, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+    try:
+        os.replace(staging, final)
+    except OSError:
+        if not final.is_dir():  # else another process published the same export meanwhile
+            raise
 
 
 def _export_raw(model: Any, path: Path) -> tuple[dict, np.ndarray]:
@@ -107,7 +132,8 @@ def _export_raw(model: Any, path: Path) -> tuple[dict, np.ndarray]:
                               token_type_ids=token_type_ids).last_hidden_state
 
     wrapper = LastHiddenState(model[0].auto_model).eval()
-    tokenized = model.tokenize(CHECK_TEXTS)
+    tokenize = getattr(model, "preprocess", None) or model.tokenize  # tokenize is deprecated in ST 6
+    tokenized = tokenize(CHECK_TEXTS)
     args = tuple(tokenized[name] for name in INPUT_NAMES)
     if int(args[1].min()) != 0:  # the traced graph must keep the attention-mask path
         raise QueryModelError("the export's example batch has no padding")

@@ -119,10 +119,14 @@ def fuse(semantic: Sequence[T], keyword: Sequence[T], k: int = RRF_K) -> list[tu
 class SearchEngine:
     """Search and related items over a corpus and its checked index. Safe to share across threads."""
 
-    def __init__(self, corpus: Corpus, index: LoadedIndex, embedder: TextEmbedder) -> None:
+    def __init__(self, corpus: Corpus, index: LoadedIndex, embedder: TextEmbedder,
+                 query_encoder: TextEmbedder | None = None, query_status: str = "") -> None:
         self.corpus = corpus
         self.index = index
-        self.embedder = embedder
+        self.embedder = embedder  # the build-time model (encodes items)
+        # What encodes queries: the ONNX export (mlsd.query_path) or the embedder itself.
+        self.query_encoder = query_encoder or embedder
+        self.query_status = query_status
         self.items: list[Item] = [corpus.item_by_id[i] for i in index.ids]
         self.position = {item.id: n for n, item in enumerate(self.items)}
         self.tokenizer = Tokenizer()
@@ -239,7 +243,7 @@ class SearchEngine:
         """
         mask = self._mask(self.check_filters(filters))
         stems = self.tokenizer(query)
-        semantic = self._semantic(self.embedder.encode_query(query), pool, mask)
+        semantic = self._semantic(self.query_encoder.encode_query(query), pool, mask)
         keyword = self._keyword(stems, pool, mask)
         ids = self.index.ids
         return {
@@ -292,7 +296,7 @@ class SearchEngine:
         stems = self.tokenizer.stems(words)
         semantic: list[tuple[int, float]] = []
         keyword: list[tuple[int, float]] = []
-        query_vector = self.embedder.encode_query(query) if mode in ("hybrid", "semantic") else None
+        query_vector = self.query_encoder.encode_query(query) if mode in ("hybrid", "semantic") else None
         if query_vector is not None:
             semantic = self._semantic(query_vector, pool, mask)
         best_cosine = semantic[0][1] if semantic else None
@@ -347,7 +351,7 @@ class SearchEngine:
         """The match-strength features of items for an unfiltered query, for calibration
         (``benchmarks/calibrate_strength.py``)."""
         stems = self.tokenizer(query)
-        query_vector = self.embedder.encode_query(query) if semantic else None
+        query_vector = self.query_encoder.encode_query(query) if semantic else None
         best = self.index.search(query_vector, 1)[0][1] if query_vector is not None and self.items else None
         return [self._features(self.position[i], query_vector, stems, best) for i in item_ids]
 
@@ -416,10 +420,18 @@ def open_engine(
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
     on_rebuild: Callable[[str], None] | None = None,
+    on_query_fallback: Callable[[str], None] | None = None,
 ) -> SearchEngine:
     """A search engine over the corpus, its index loaded, or rebuilt when missing or stale
-    (see :func:`mlsd.index.open_index`; the reason is in ``engine.index.status``)."""
+    (see :func:`mlsd.index.open_index`; the reason is in ``engine.index.status``).
+
+    Queries are encoded by the ONNX export beside the index when it checks, else by the
+    embedder, and the export is made again (:mod:`mlsd.query_path`; ``engine.query_status``
+    says which, ``on_query_fallback`` is told why before the fallback)."""
+    from .query_path import open_query_path
+
     embedder = embedder or default_embedder()
     index = open_index(list(corpus.items), corpus.data_hash, embedder, folder, force=force, progress=progress,
                        on_rebuild=on_rebuild)
-    return SearchEngine(corpus, index, embedder)
+    query_encoder, status = open_query_path(index, embedder, on_query_fallback)
+    return SearchEngine(corpus, index, embedder, query_encoder, status)

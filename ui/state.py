@@ -86,7 +86,7 @@ class EngineLoader:
         try:
             self.engine = open_engine(self.corpus, self.embedder)
             self.ready.set()
-            self.engine.embedder.load()  # so the first search does not wait for the model
+            self.engine.query_encoder.load()  # the ONNX encoder is ready; a fallback loads its model now
         except Exception as exc:  # shown on the page that needs the engine
             self.error = exc
         finally:
