@@ -64,7 +64,7 @@ def test_replacing_a_different_list_asks_first(pages_home, monkeypatch):
         at = import_from_box(at, f"{server.base}/second.csv", "mine")
         assert not at.exception
         assert [len(s.resources) for s in list_sources()] == [2]  # not replaced yet
-        question = str(at.warning[0].value).replace("\\", "")  # markdown escapes removed
+        question = unescape(str(at.warning[0].value))
         assert question == (f"'mine' already holds a different list (from {server.base}/first.csv). Replace it with "
                             f"{server.base}/second.csv? Its items leave the library and search.")
 

@@ -26,11 +26,15 @@ SHOW_CHOICES = {"all": "All", "unread": "Unread only", "bookmarked": "Bookmarked
 CHART_MARGIN = dict(t=10, l=10, r=10, b=10)
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=^])")
+# GitHub-flavoured Markdown links bare addresses after parsing, escapes or not ("https://…",
+# "www.…", "name@host"): an invisible word joiner inside each breaks the pattern, not the text.
+_AUTOLINK = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)", re.IGNORECASE)
+WORD_JOINER = "\u2060"
 
 
 def md_escape(text: str | None) -> str:
     """Escape text from data so markdown renders it literally (no links, no HTML, no math)."""
-    return _MD_SPECIAL.sub(r"\\\1", text or "")
+    return _MD_SPECIAL.sub(r"\\\1", _AUTOLINK.sub(WORD_JOINER, text or ""))
 
 
 def md_text(text: str | None) -> str:
