@@ -12,6 +12,8 @@ Starts `streamlit run app.py` on a free port over an MLSD_HOME whose index is al
 
     MLSD_HOME=/tmp/mlsd-bench .venv/bin/mlsd build-index
     MLSD_HOME=/tmp/mlsd-bench .venv/bin/python benchmarks/bench_app.py
+    MLSD_HOME=/tmp/mlsd-bench .venv/bin/python benchmarks/bench_app.py --fresh-only 3
+                  (only the fresh server at /search?q=cold+start: ONNX vs sentence-transformers)
 """
 
 from __future__ import annotations
@@ -34,14 +36,14 @@ IDLE = ("() => !document.querySelector('[data-testid=stStatusWidget]')"
 
 
 @contextmanager
-def server():
+def server(**extra_env: str):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **extra_env})
     url = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
     while True:
@@ -68,6 +70,9 @@ def load(page, url: str, text: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--read", type=float, default=5.0, help="seconds spent reading the home page before searching")
+    parser.add_argument("--fresh-only", type=int, default=0, metavar="ROUNDS",
+                        help="only the fresh server opened at /search?q=cold+start, ROUNDS interleaved rounds of the "
+                             "ONNX query encoder and of sentence-transformers (MLSD_QUERY_ENCODER)")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -76,6 +81,10 @@ def main() -> None:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(120_000)
+        if args.fresh_only:
+            fresh_rounds(page, args.fresh_only)
+            browser.close()
+            return
 
         with server() as (url, boot):
             rows.append(("server start (until /_stcore/health answers)", boot))
@@ -102,6 +111,20 @@ def main() -> None:
     print("| what | seconds |\n|---|---|")
     for what, seconds in rows:
         print(f"| {what} | {seconds:.2f} |")
+
+
+def fresh_rounds(page, rounds: int) -> None:
+    """A fresh server opened at /search?q=cold+start, with each query encoder, interleaved."""
+    encoders = {"onnx": "", "sentence-transformers": "sentence-transformers"}
+    times: dict[str, list[float]] = {name: [] for name in encoders}
+    for r in range(rounds):
+        for name in (list(encoders) if r % 2 == 0 else list(reversed(encoders))):
+            with server(MLSD_QUERY_ENCODER=encoders[name]) as (url, _):
+                times[name].append(load(page, url + "/search?q=cold+start", "Cold start problem"))
+            print(f"round {r + 1} {name}: {times[name][-1]:.2f} s (after /_stcore/health answered)", flush=True)
+    print("| query encoder | fresh server, /search?q=cold+start opened first: median s (all) |\n|---|---|")
+    for name, values in times.items():
+        print(f"| {name} | {sorted(values)[len(values) // 2]:.2f} ({', '.join(f'{v:.2f}' for v in values)}) |")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
     ... --torch-baseline    also time a search whose query is encoded by sentence-transformers
                             (the query path before this change), in the same rounds
     ... --concurrent 10     searches started at once for the memory of many processes
+    ... --warm-only         only the warm latencies (the index must be built)
 
 What it measures, each command a fresh process (its wall time, CPU time = user + sys, and peak
 RSS come from ``os.wait4`` on that process alone):
@@ -67,7 +68,7 @@ def median(rows: list[dict], key: str) -> float:
     return round(statistics.median(r[key] for r in rows), 3)
 
 
-def warm(samples: int) -> dict:
+def warm(samples: int, torch: bool = False) -> dict:
     """Warm encode and hybrid search latency in this process (ms)."""
     import yaml
 
@@ -80,17 +81,28 @@ def warm(samples: int) -> dict:
     queries = (queries * (samples // len(queries) + 1))[:samples]
     for q in queries[:10]:
         engine.search(q)
-    encode, search = [], []
+    encode, encode_cpu, search = [], [], []
     for q in queries:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()  # one intra-op thread: ONNX Runtime runs in this thread
         engine.query_encoder.encode_query(q)
         encode.append((time.perf_counter() - t) * 1000)
+        encode_cpu.append((time.thread_time() - c) * 1000)
         t = time.perf_counter()
         engine.search(q)
         search.append((time.perf_counter() - t) * 1000)
     cut = lambda xs, p: round(sorted(xs)[min(len(xs) - 1, int(p * len(xs)))], 2)  # noqa: E731
-    return {"query_status": engine.query_status, "queries": len(queries),
+    baseline = {}
+    if torch:  # the same queries encoded by sentence-transformers (loads torch into this process)
+        engine.embedder.encode_query(queries[0])
+        times = []
+        for q in queries[:50]:
+            t = time.perf_counter()
+            engine.embedder.encode_query(q)
+            times.append((time.perf_counter() - t) * 1000)
+        baseline = {"torch_encode_ms": {"p50": cut(times, 0.5), "p95": cut(times, 0.95), "queries": len(times)}}
+    return {"query_status": engine.query_status, "queries": len(queries), **baseline,
             "encode_ms": {"p50": cut(encode, 0.5), "p95": cut(encode, 0.95)},
+            "encode_cpu_ms": {"p50": cut(encode_cpu, 0.5), "p95": cut(encode_cpu, 0.95)},
             "hybrid_search_ms": {"p50": cut(search, 0.5), "p95": cut(search, 0.95)}}
 
 
@@ -100,10 +112,14 @@ def main() -> None:
     parser.add_argument("--concurrent", type=int, default=10)
     parser.add_argument("--samples", type=int, default=200, help="warm queries")
     parser.add_argument("--torch-baseline", action="store_true")
+    parser.add_argument("--warm-only", action="store_true")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if not os.environ.get("MLSD_HOME"):
         raise SystemExit("set MLSD_HOME to a temporary folder: the index is built there")
+    if args.warm_only:
+        print(json.dumps({"load_average": os.getloadavg(), "warm": warm(args.samples, args.torch_baseline)}))
+        return
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     env.pop("MLSD_EMBEDDER", None)
     mlsd = str(Path(sys.executable).parent / "mlsd")
@@ -147,7 +163,7 @@ def main() -> None:
                             "wall_s_last": round(max(m["wall_s"] for m in many), 2)}
     print(json.dumps({"concurrent": result["concurrent"]}), flush=True)
 
-    result["warm"] = warm(args.samples)
+    result["warm"] = warm(args.samples, args.torch_baseline)
     result["load_average_end"] = os.getloadavg()
     print(json.dumps({"warm": result["warm"]}), flush=True)
     if args.out:

@@ -17,6 +17,7 @@ Nothing here imports torch unless the fallback needs it.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -30,6 +31,8 @@ from .manifest import MANIFEST, read_manifest
 from .query_encoder import FOLDER_PATTERN, open_query_encoder, verify_files
 
 STAGING_PREFIX = ".query-"
+# "sentence-transformers" makes search encode queries as before the export (benchmarks compare).
+QUERY_ENCODER_ENV = "MLSD_QUERY_ENCODER"
 STALE_STAGING_SECONDS = 3600
 
 
@@ -86,6 +89,8 @@ def open_query_path(index: Any, embedder: TextEmbedder,
     """
     if not exportable(embedder):
         return embedder, "no onnx form"
+    if os.environ.get(QUERY_ENCODER_ENV, "").strip().lower() == "sentence-transformers":
+        return embedder, f"sentence-transformers ({QUERY_ENCODER_ENV})"
     try:
         return open_query_encoder(index.manifest.get("query_model"), index.folder), "onnx"
     except QueryModelError as exc:
