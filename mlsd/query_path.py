@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from .embed import Embedder, TextEmbedder, model_dir
-from .errors import IndexStaleError, QueryModelError, SearchIndexError
+from .errors import IndexStaleError, ModelMissingError, QueryModelError, SearchIndexError
 from .files import atomic_write_bytes
 from .manifest import MANIFEST, read_manifest
 from .query_encoder import FOLDER_PATTERN, open_query_encoder, verify_files
@@ -56,8 +56,8 @@ def entry_for_build(embedder: Any, folder: Path) -> dict | None:
     """The ``query_model`` entry for an index about to be written in ``folder``.
 
     The previous manifest's entry when its files still check (nothing exported), else a fresh
-    export; None for an embedder with no ONNX form, or when the export failed (the manifest
-    then records why, and search falls back to sentence-transformers and tries again).
+    export; None for an embedder with no ONNX form, or when the export failed (search then
+    falls back to sentence-transformers and tries again).
     """
     if not exportable(embedder):
         return None
@@ -69,7 +69,7 @@ def entry_for_build(embedder: Any, folder: Path) -> dict | None:
         pass
     try:
         return export(embedder, folder)
-    except QueryModelError:
+    except ModelMissingError:  # QueryModelError, or no model package: the index is still written
         return None
 
 

@@ -273,7 +273,7 @@ def test_build_index_reports_the_item_count(engine, corpus, mlsd_home):
     result = run("build-index")
     assert result.exit_code == 0, result.output
     assert result.stdout == (f"Index loaded: {len(corpus.items)} items, IndexFlatIP, model {MODEL_NAME}, "
-                             f"in {mlsd_home.resolve() / 'index'}\n")
+                             f"in {mlsd_home.resolve() / 'index'}; queries encoded by: onnx\n")
 
 
 def test_missing_model_is_a_clean_error(tmp_path):
