@@ -120,7 +120,10 @@ def index_files(folder: Path) -> set[str]:
 
 
 def referenced(folder: Path) -> set[str]:
-    return {MANIFEST} | {e["name"] for e in manifest_of(folder)["files"].values()}
+    """The manifest, the files it names and the folder of its ONNX query model (mlsd.query_path)."""
+    manifest = manifest_of(folder)
+    query_model = manifest.get("query_model")
+    return {MANIFEST} | {e["name"] for e in manifest["files"].values()} | ({query_model["folder"]} if query_model else set())
 
 
 # ---------------------------------------------------------------------------------------------
