@@ -1,5 +1,5 @@
 # The two commands of the README, the quick loop for working on the code, and a long walk.
-.PHONY: run test check lint walk setup setup-test
+.PHONY: run test check lint walk contention setup setup-test
 
 run: setup  ## set up, then serve the app on http://localhost:8501
 	.venv/bin/streamlit run app.py
@@ -20,6 +20,12 @@ STEPS ?= 200
 VIEWPORT ?= desktop
 walk: setup-test  ## set up, then walk the app at random in headless Chromium and report any crash
 	.venv/bin/python -m tests.walk $(if $(SEED),--seed $(SEED)) --steps $(STEPS) --viewport $(VIEWPORT) $(WALK_ARGS)
+
+# Two tabs ticking boxes while a backup is restored in a loop, RUNS times (a known defect, issue #10).
+RUNS ?= 6
+contention: setup-test  ## set up, then repeat the lost-click test and count the runs that lose a click
+	@fails=0; for i in $$(seq $(RUNS)); do MLSD_CONTENTION=1 .venv/bin/python -m pytest -q -p no:cacheprovider \
+	    tests/test_browser_contention.py || fails=$$((fails+1)); done; echo "$$fails of $(RUNS) runs lost a click"
 
 setup:
 	scripts/setup.sh

@@ -23,6 +23,8 @@ from mlsd.search import SearchEngine, open_engine
 
 from .render import md_escape, md_text, show_progress_error
 
+_LAST_READING = "_last_reading"  # session key: the last progress read without error
+
 
 def _run_through_app_navigation() -> None:
     """Make sure this page runs under app.py's navigation, not Streamlit's pages/ fallback.
@@ -173,7 +175,12 @@ def reading_state() -> tuple[ProgressStore | None, dict[str, Reading]]:
     if store is None:
         return None, {}
     try:
-        return store, store.all_reading()
+        reading = store.all_reading()
     except ProgressError as exc:
+        # Busy for longer than the store waits (a backup being restored): show the last progress
+        # read. An empty one would untick every box, and a click meanwhile would then save the
+        # unticked state of boxes the user never touched (a lost bookmark, seen in a test).
         st.warning(f"Reading progress is unavailable: {md_escape(str(exc))}", icon=":material/warning:")
-        return store, {}
+        return store, st.session_state.get(_LAST_READING, {})
+    st.session_state[_LAST_READING] = reading
+    return store, reading

@@ -8,6 +8,9 @@ Why by hand rather than Streamlit's ``bind="query-params"``: a bound widget with
 ``format_func`` puts its *label* in the URL and drops unknown values silently; here the URL
 holds ids, and an unknown value is named to the user.
 
+Coming back to a page from the sidebar (its address with none of its parameters) restores
+what the page last wrote, so a search is still there after a look at another page.
+
 The rule that makes revisits safe: a widget's value comes from the URL whenever the URL
 changed since this page last wrote it (a shared link, Back/Forward, a hand-edited address)
 or the widget has no state yet (a first visit, a revisit after Streamlit dropped the state
@@ -85,9 +88,14 @@ def sync_from_url(page: str, specs: dict[str, UrlParam]) -> list[str]:
         The ``key=value`` pairs of the URL that are not allowed and were ignored.
     """
     last = st.session_state.setdefault(_LAST, {}).get(page, {})
+    # Back on the page from the sidebar (its address without any of its parameters): the page
+    # is as the user left it, as a person expects of a tab they return to.
+    restore = any(last.values()) and not any(key in st.query_params for key in specs)
     ignored: list[str] = []
     for key, spec in specs.items():
-        texts = st.query_params.get_all(key)
+        texts = last.get(key, []) if restore else st.query_params.get_all(key)
+        if restore:
+            st.session_state.pop(key, None)  # take the value from what the page last wrote
         if key not in st.session_state or texts != last.get(key):
             st.session_state[key] = _from_url(key, spec, texts, ignored)
         else:
