@@ -197,11 +197,17 @@ def import_source(
         SearchIndexError: the index could not be updated (the library is then left as it was).
     """
     _check_format(format)
-    preset = PRESETS.get(source.strip())
-    location = preset.url if preset else source.strip()
-    name = _check_name(name if name is not None else (preset.name if preset else source_name(location)))
+    location, name = _location_and_name(source, name)
     text, origin = read_source(location, deadline=deadline)
     return _import_text(text, origin, location, name, format, corpus, progress, embedder, update_index, replace)
+
+
+def _location_and_name(source: str, name: str | None) -> tuple[str, str]:
+    """Where to read a list from (a preset's URL, or ``source`` itself) and its checked name
+    (given, else the preset's, else derived from the location)."""
+    preset = PRESETS.get(source.strip())
+    location = preset.url if preset else source.strip()
+    return location, _check_name(name if name is not None else (preset.name if preset else source_name(location)))
 
 
 def import_url(
@@ -220,9 +226,7 @@ def import_url(
     and errors as :func:`import_source`'s.
     """
     _check_format(format)
-    preset = PRESETS.get(url.strip())
-    location = preset.url if preset else url.strip()
-    name = _check_name(name if name else (preset.name if preset else source_name(location)))
+    location, name = _location_and_name(url, name or None)  # the page's empty name box: no name given
     text, origin = read_url(location, deadline=deadline)
     return _import_text(text, origin, location, name, format, None, progress, embedder, True, replace)
 
