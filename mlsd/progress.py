@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import random
 import shutil
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from . import paths
 from .errors import ProgressError
@@ -36,9 +37,34 @@ from .urls import normalize_url
 
 NOTE_MAX_CHARS = 20_000
 BUSY_TIMEOUT_SECONDS = 5.0
-# A write that finds the database locked for the whole busy timeout (another process importing a
-# backup on a busy machine) is tried again this many times in all, after a short pause.
-WRITE_ATTEMPTS = 3
+# A write (or the first-use migration) that finds the database locked for the whole busy timeout
+# (another process importing a backup or migrating the file, on a loaded machine) is tried again,
+# after a growing, jittered pause, until this much time has passed since the first try. Some locks
+# SQLite reports at once without waiting (changing the journal mode, WAL recovery), so the pause
+# here is what makes a writer wait its turn instead of failing.
+BUSY_DEADLINE_SECONDS = 30.0
+
+
+_T = TypeVar("_T")
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def _while_busy(action: Callable[[], _T]) -> _T:
+    """Run ``action``, trying again while SQLite says the database is locked (for ``BUSY_DEADLINE_SECONDS``)."""
+    give_up = time.monotonic() + BUSY_DEADLINE_SECONDS
+    pause = 0.05
+    while True:
+        try:
+            return action()
+        except sqlite3.Error as exc:
+            if not _is_busy(exc) or time.monotonic() + pause > give_up:
+                raise
+        time.sleep(pause * random.uniform(0.5, 1.5))  # jitter: writers that collided do not collide again
+        pause = min(pause * 2, 1.0)
 
 
 class ResourceLike(Protocol):
@@ -145,15 +171,7 @@ class ProgressStore:
 
     @staticmethod
     def _begin_immediate(conn: sqlite3.Connection) -> None:
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                text = str(exc).lower()
-                if attempt == WRITE_ATTEMPTS or not ("locked" in text or "busy" in text):
-                    raise
-                time.sleep(0.2 * attempt)
+        _while_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
 
     def migrate(self) -> int:
         """Create or upgrade the schema; returns the version found before upgrading.
@@ -167,7 +185,8 @@ class ProgressStore:
         except (OSError, sqlite3.Error) as exc:
             raise ProgressError(f"The progress database {self.path} cannot be opened: {exc}.") from None
         try:
-            version = upgrade(conn, self.path)
+            # Several processes may open a new file at once; each re-checks the version it finds.
+            version = _while_busy(lambda: upgrade(conn, self.path))
         except sqlite3.Error as exc:
             raise self._explain(exc) from None
         finally:

@@ -364,6 +364,7 @@ def test_a_click_that_cannot_be_saved_is_undone_and_said(corpus, progress_home, 
     import mlsd.progress
 
     monkeypatch.setattr(mlsd.progress, "BUSY_TIMEOUT_SECONDS", 0.2)
+    monkeypatch.setattr(mlsd.progress, "BUSY_DEADLINE_SECONDS", 0.5)  # and give up after half a second
     resource = corpus.resource_by_id["google-intro-to-pagerank"]
     progress_home.migrate()
     at = open_page("pages/search.py", q="pagerank")

@@ -685,6 +685,7 @@ def test_a_database_in_a_read_only_folder_cannot_be_created(tmp_path, read_only)
 
 def test_a_write_while_another_program_holds_the_lock_says_busy(store, corpus, monkeypatch):
     monkeypatch.setattr(mlsd.progress, "BUSY_TIMEOUT_SECONDS", 0.2)  # fail fast instead of waiting 5 s
+    monkeypatch.setattr(mlsd.progress, "BUSY_DEADLINE_SECONDS", 0.5)  # and give up after half a second
     store.set_read(corpus.resources[0])
     holder = raw(store.path)
     holder.execute("BEGIN EXCLUSIVE")
