@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -251,8 +252,14 @@ def load_corpus(data_dir: Path | str | None = None, library_dir: Path | str | No
 
     # imported lists: their ids must not collide with the bundled ones or each other
     library_problems: list[Problem] = []
+    topic_ids, known_steps = {t.id for t in topics}, {s.id for s in steps}
     for source in read_library(library_dir, companies):
         for r in source.resources:
+            if r.assigned and not (set(r.topics) <= topic_ids and set(r.steps) <= known_steps):
+                # Filed before a topic or step was removed from the data: keep what still exists
+                # (`mlsd assign-topics` files the list again against the current data).
+                r = replace(r, topics=tuple(t for t in r.topics if t in topic_ids),
+                            steps=tuple(s for s in r.steps if s in known_steps))
             if r.id in seen_ids:
                 library_problems.append(Problem(f"library/{source.path.name}", None, f"item '{r.id}'", "id",
                                                 f"'{r.id}' is a duplicate: it is already used in {seen_ids[r.id]}. Import the list again."))

@@ -247,30 +247,28 @@ def _previous_vectors(folder: Path, model: str) -> dict[str, np.ndarray]:
         return {}
 
 
-def build_index(
-    items: Sequence[Item],
-    data_sha256: str,
-    embedder: TextEmbedder,
-    folder: Path | None = None,
-    progress: Progress | None = None,
-    reuse: bool = True,
-) -> LoadedIndex:
-    """Embed the items (reusing vectors of items whose texts did not change), write the index, manifest last.
+@dataclass(frozen=True)
+class ItemVectors:
+    """The vectors of a list of items, in its order, and how many of them had to be encoded."""
+
+    vectors: np.ndarray
+    encoded: int
+    hashes: tuple[str, ...]  # the items' text hashes: the vectors fit items whose texts hash alike
+
+
+def item_vectors(items: Sequence[Item], embedder: TextEmbedder, folder: Path | None = None,
+                 progress: Progress | None = None, reuse: bool = True) -> ItemVectors:
+    """The items' vectors, reusing those of the last good index in ``folder`` and encoding the rest.
+
+    Nothing is written. An import computes them once, files its items from them
+    (:mod:`mlsd.assign`), then hands them to :func:`build_index`, which encodes nothing again.
 
     Args:
-        items: every item, in the order the vectors are stored.
-        data_sha256: hash of the data the items come from, recorded in the manifest.
-        embedder: the model.
-        folder: where to write; ``$MLSD_HOME/index`` by default.
+        folder: the index folder whose vectors may be reused; ``$MLSD_HOME/index`` by default.
         progress: called with (done, total) while encoding.
         reuse: reuse vectors from the previous index for texts that did not change.
     """
     folder = Path(folder) if folder is not None else paths.index_dir()
-    started = time.perf_counter()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SearchIndexError(f"cannot create the index folder {folder}: {exc}") from None
     hashes = [item_text_hash(item) for item in items]
     known = _previous_vectors(folder, embedder.name) if reuse else {}
     missing = [i for i, h in enumerate(hashes) if h not in known]
@@ -282,11 +280,45 @@ def build_index(
         vectors[missing] = embed_items([items[i] for i in missing], embedder, progress=progress)
     elif progress is not None:
         progress(len(items), len(items))
+    return ItemVectors(vectors, len(missing), tuple(hashes))
+
+
+def build_index(
+    items: Sequence[Item],
+    data_sha256: str,
+    embedder: TextEmbedder,
+    folder: Path | None = None,
+    progress: Progress | None = None,
+    reuse: bool = True,
+    vectors: ItemVectors | None = None,
+) -> LoadedIndex:
+    """Embed the items (reusing vectors of items whose texts did not change), write the index, manifest last.
+
+    Args:
+        items: every item, in the order the vectors are stored.
+        data_sha256: hash of the data the items come from, recorded in the manifest.
+        embedder: the model.
+        folder: where to write; ``$MLSD_HOME/index`` by default.
+        progress: called with (done, total) while encoding.
+        reuse: reuse vectors from the previous index for texts that did not change.
+        vectors: the items' vectors, already computed by :func:`item_vectors` (nothing is encoded).
+    """
+    folder = Path(folder) if folder is not None else paths.index_dir()
+    started = time.perf_counter()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SearchIndexError(f"cannot create the index folder {folder}: {exc}") from None
+    if vectors is None:
+        vectors = item_vectors(items, embedder, folder, progress=progress, reuse=reuse)
+    hashes = [item_text_hash(item) for item in items]
+    if vectors.vectors.shape != (len(items), DIMENSION) or list(vectors.hashes) != hashes:
+        raise SearchIndexError("the vectors given were computed for other items (or other texts) than these")
     from .query_path import entry_for_build  # the torch-free query encoder, exported by this model
 
     return write_index(
-        vectors, [item.id for item in items], hashes, data_sha256, folder,
-        extra={"encoded": len(missing), "reused": len(items) - len(missing), "build_seconds": None,
+        vectors.vectors, [item.id for item in items], hashes, data_sha256, folder,
+        extra={"encoded": vectors.encoded, "reused": len(items) - vectors.encoded, "build_seconds": None,
                "query_model": entry_for_build(embedder, folder)},
         started=started, model=embedder.name,
     )
@@ -386,6 +418,7 @@ def open_index(
     force: bool = False,
     progress: Progress | None = None,
     on_rebuild: Callable[[str], None] | None = None,
+    vectors: ItemVectors | None = None,
 ) -> LoadedIndex:
     """Load the index checked against the items; build or rebuild it when needed.
 
@@ -394,6 +427,7 @@ def open_index(
 
     Args:
         force: re-encode everything, reusing no vector.
+        vectors: the items' vectors for a rebuild, already computed (:func:`item_vectors`).
     """
     if force:
         status = "rebuilt on request"
@@ -404,6 +438,6 @@ def open_index(
             status = f"rebuilt: {exc}"
             if on_rebuild is not None:
                 on_rebuild(str(exc))
-    index = build_index(items, data_sha256, embedder, folder, progress=progress, reuse=not force)
+    index = build_index(items, data_sha256, embedder, folder, progress=progress, reuse=not force, vectors=vectors)
     index.status = status
     return index

@@ -59,6 +59,7 @@ class LibraryChange:
 
         with LibraryChange(name, new_bytes) as change:   # 1. stage
             corpus = load_corpus(library_dir=change.staging)
+            ...change.restage(filed_bytes) if need be...  # (still step 1: nothing is recorded yet)
             change.record(corpus.data_hash)              # 2. record
             ...build the index from corpus...            # 3. index (the commit point)
             change.publish()                             # 4-5. publish, clean
@@ -83,6 +84,14 @@ class LibraryChange:
         if self.data is not None:
             atomic_write_bytes(self.staging / f"{self.name}.json", self.data)
         return self
+
+    def restage(self, data: bytes) -> None:
+        """Replace the staged file's bytes (before :meth:`record`): an import files its items once
+        their vectors are known, and the filed list is what the index and the library then hold."""
+        if self.data is None:
+            raise ValueError("a removal stages no file to replace")
+        self.data = data
+        atomic_write_bytes(self.staging / f"{self.name}.json", data)
 
     def record(self, data_sha256: str) -> None:
         """Write the journal: from here on a crash is settled by comparing the index with it."""

@@ -35,7 +35,7 @@ from .fetch import read_source, read_upload, read_url
 from .files import atomic_write_bytes, exclusive_lock
 from .importers import FORMATS, ParseReport, dedupe, normalize_company, parse_report
 from .model import ID_PATTERN, Corpus
-from .sources import LibrarySource, library_files, read_library, source_bytes
+from .sources import LibrarySource, library_files, read_library, source_bytes, with_filings
 from .urls import is_web_url, normalize_url
 
 Progress = Callable[[int, int], None]
@@ -409,20 +409,95 @@ def _change(name: str, data: bytes | None, embedder, progress: Progress | None, 
             return None
         with journal.LibraryChange(name, data) as change:
             corpus = load_corpus(library_dir=change.staging)  # the library as it will be
+            vectors = None
+            if data is not None:
+                # File the list's items from their vectors before anything is recorded, so the
+                # filed list is what the journal, the index and the library hold together.
+                vectors, filed = _filed(name, data, corpus, embedder, progress)
+                if filed != data:
+                    change.restage(filed)
+                    corpus = load_corpus(library_dir=change.staging)
             change.record(corpus.data_hash)
-            encoded = _update_index(corpus, embedder, progress)  # the manifest written: the commit point
+            encoded = _update_index(corpus, embedder, progress, vectors)  # the manifest written: the commit point
             change.publish()
         return encoded
     except OSError as exc:
         raise LibraryError(f"cannot change the library in {paths.home()}: {exc.strerror or exc}") from None
 
 
-def _update_index(corpus: Corpus, embedder, progress: Progress | None) -> int | None:
-    """Bring the index up to date with this corpus; the number of items encoded."""
+def _filed(name: str, data: bytes, corpus: Corpus, embedder, progress: Progress | None):
+    """The vectors of the corpus's items (reused from the index, the new ones encoded) and the
+    list's bytes with its items filed under their nearest topics and steps (:mod:`mlsd.assign`)."""
+    from .assign import file_items
+    from .embed import default_embedder
+    from .index import item_vectors
+
+    items = list(corpus.items)
+    vectors = item_vectors(items, embedder or default_embedder(), progress=progress)
+    mine = [r.id for r in corpus.resources if r.source == name]
+    return vectors, with_filings(data, file_items(items, vectors.vectors, mine))
+
+
+def _update_index(corpus: Corpus, embedder, progress: Progress | None, vectors=None) -> int | None:
+    """Bring the index up to date with this corpus; the number of items encoded (counting those
+    encoded beforehand for ``vectors``, which the index then reuses)."""
     from .embed import default_embedder
     from .index import open_index
 
-    index = open_index(list(corpus.items), corpus.data_hash, embedder or default_embedder(), progress=progress)
+    index = open_index(list(corpus.items), corpus.data_hash, embedder or default_embedder(), progress=progress,
+                       vectors=vectors)
     if index.status == "loaded":  # already current: this call encoded nothing
         return 0
     return index.manifest.get("encoded")
+
+
+@dataclass(frozen=True)
+class FilingReport:
+    """Where ``mlsd assign-topics`` filed one imported list.
+
+    Attributes:
+        name: the list's name.
+        items: its items.
+        with_topic: items filed under at least one topic.
+        with_step: items filed under a flow step.
+        changed: the list's filing changed (it was rewritten, the index with it).
+    """
+
+    name: str
+    items: int
+    with_topic: int
+    with_step: int
+    changed: bool
+
+
+def assign_topics(*, embedder=None) -> list[FilingReport]:
+    """File every imported list's items under their nearest topics and flow steps again.
+
+    For lists imported before filing existed, or after the bundled topics changed. A list whose
+    filing is unchanged is left as it is; a changed one is rewritten with the index, as an
+    import is (:mod:`mlsd.journal`). Nothing is encoded when the index is current.
+
+    Returns:
+        One :class:`FilingReport` per list, sorted by name.
+
+    Raises:
+        LibraryError: the library is being changed by another process, or cannot be written.
+        CorpusError: a library file is malformed.
+    """
+    reports = []
+    with _library_lock():
+        journal.recover(locked=True)
+        for source in read_library(paths.library_dir()):
+            try:
+                data = source.path.read_bytes()
+            except OSError as exc:
+                raise LibraryError(f"cannot read {source.path}: {exc.strerror or exc}") from None
+            corpus = load_corpus()
+            _vectors, filed = _filed(source.name, data, corpus, embedder, None)
+            changed = filed != data
+            if changed:
+                _change(source.name, filed, embedder, None, True)
+            after = [r for r in load_corpus().resources if r.source == source.name]
+            reports.append(FilingReport(source.name, len(after), sum(1 for r in after if r.topics),
+                                        sum(1 for r in after if r.steps), changed))
+    return reports

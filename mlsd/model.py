@@ -108,6 +108,15 @@ class Resource:
     steps: tuple[str, ...]
     source: str = "bundled"  # or the name of the imported list (library/<name>.json)
     tags: tuple[str, ...] = ()
+    assigned: bool = False  # topics and steps filed automatically (mlsd.assign), not curated
+
+    @property
+    def filed(self) -> str:
+        """How its topics were given: "curated" (bundled data), "automatically" (an imported item
+        filed by :mod:`mlsd.assign`) or "not yet" (an imported item never filed)."""
+        if self.source == "bundled":
+            return "curated"
+        return "automatically" if self.assigned else "not yet"
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,13 @@ One JSON file per imported list (format version 1)::
     {"format_version": 1, "name": "case-studies", "origin": "https://...", "format": "csv",
      "imported_at": "2026-12-02T10:00:00+00:00",
      "items": [{"id": "imp-case-studies-0123456789", "title": ..., "url": ..., "normalized_url": ...,
-                "company": ..., "year": 2020 | null, "tags": [...], "summary": ...}, ...]}
+                "company": ..., "year": 2020 | null, "tags": [...], "summary": ...,
+                "assigned": {"topics": ["cold-start"], "steps": ["modeling"]}}, ...]}
+
+``assigned`` is where :mod:`mlsd.assign` filed the item (topic and flow step ids, nearest
+first; empty lists when nothing is close enough). It is absent from lists imported before
+filing existed, and from an import that did not update the index; ``mlsd assign-topics``
+files those. :func:`with_filings` writes it.
 
 :func:`write_source` writes it atomically; :func:`read_library` reads and validates every such
 file, naming the file, item and field of each problem. The year rule lives in
@@ -16,15 +22,18 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from .errors import CorpusError, Problem
 from .files import atomic_write_bytes
 from .model import ID_PATTERN, MIN_YEAR, Company, Resource
+
+if TYPE_CHECKING:
+    from .assign import Filing
 
 LIBRARY_FORMAT_VERSION = 1
 
@@ -40,7 +49,8 @@ class LibrarySource:
         origin: the URL or path it was imported from.
         format: the format it was parsed as (csv, markdown-list, markdown-table).
         imported_at: ISO 8601 time of the import (UTC).
-        resources: its items as resources (``source`` = name, ``kind`` None, no topics).
+        resources: its items as resources (``source`` = name, ``kind`` None, topics and steps as
+            filed automatically, ``assigned`` True when the item was filed).
         path: the file.
     """
 
@@ -148,9 +158,20 @@ def read_library(library_dir: Path, companies: Iterable[Company] = ()) -> list[L
             if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
                 bad(entry, "tags", f"must be a list of texts, got {tags!r}.")
                 tags = []
+            filing = raw.get("assigned")
+            topics: tuple[str, ...] = ()
+            steps: tuple[str, ...] = ()
+            if filing is not None:
+                if not _valid_filing(filing):
+                    bad(entry, "assigned", f"must be {{\"topics\": [ids], \"steps\": [ids]}}, got {filing!r:.100}. "
+                                           "Run `mlsd assign-topics` to file the list again.")
+                    filing = None
+                else:
+                    topics, steps = tuple(filing.get("topics", ())), tuple(filing.get("steps", ()))
             resources.append(Resource(
                 rid if isinstance(rid, str) else "", texts["title"], texts["url"], company, None, year, texts["summary"],
-                (), (), source=path.stem, tags=tuple(" ".join(t.split()) for t in tags if t.strip()),
+                topics, steps, source=path.stem, tags=tuple(" ".join(t.split()) for t in tags if t.strip()),
+                assigned=filing is not None,
             ))
         if len(problems) == before:
             sources.append(LibrarySource(path.stem, doc["origin"], doc["format"], doc["imported_at"], tuple(resources), path))
@@ -159,6 +180,29 @@ def read_library(library_dir: Path, companies: Iterable[Company] = ()) -> list[L
     return sources
 
 
+
+
+def _valid_filing(filing: Any) -> bool:
+    return isinstance(filing, dict) and set(filing) <= {"topics", "steps"} and all(
+        isinstance(ids, list) and all(isinstance(i, str) and ID_PATTERN.match(i) for i in ids)
+        for ids in filing.values())
+
+
+def with_filings(data: bytes, filings: Mapping[str, Filing]) -> bytes:
+    """A list's file (its bytes) with each item's ``assigned`` filing set; everything else kept.
+
+    Args:
+        data: the bytes of a file as :func:`source_bytes` writes it.
+        filings: item id -> where it is filed; an item not named is left unfiled (no ``assigned``).
+    """
+    document = json.loads(data)
+    for item in document["items"]:
+        filing = filings.get(item.get("id"))
+        if filing is None:
+            item.pop("assigned", None)
+        else:
+            item["assigned"] = {"topics": list(filing.topics), "steps": list(filing.steps)}
+    return json.dumps(document, indent=1, ensure_ascii=False).encode("utf-8")
 
 
 def max_year() -> int:
