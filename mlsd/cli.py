@@ -1,4 +1,5 @@
-"""The ``mlsd`` command: stats, build-index, search, related, import, sources, remove, progress.
+"""The ``mlsd`` command: stats, build-index, search, related, import, sources, remove, assign-topics,
+progress.
 
 Library errors become ``Error: ...`` lines and exit code 1, in one place (``MlsdGroup``);
 never a traceback.
@@ -342,6 +343,30 @@ def remove(name: str) -> None:
 
     count = remove_source(name)
     click.echo(f"Removed '{name}' ({count} items)")
+
+
+@cli.command("assign-topics")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts per list as JSON.")
+def assign_topics_command(as_json: bool) -> None:
+    """File every imported list's items under their nearest topics and flow steps.
+
+    An import files its items by itself; this files lists imported before that existed, or
+    again after the bundled topics changed. Unchanged lists are left as they are.
+
+    Example: mlsd assign-topics
+    """
+    from .library import assign_topics
+
+    reports = assign_topics()
+    if as_json:
+        click.echo(json.dumps([vars(r) for r in reports], indent=2))
+        return
+    if not reports:
+        click.echo("No lists imported yet.")
+        return
+    for r in reports:
+        state = "filed again" if r.changed else "unchanged"
+        click.echo(f"{r.name}: {r.with_topic} of {r.items} items under a topic, {r.with_step} under a flow step ({state})")
 
 
 @cli.group()

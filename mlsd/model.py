@@ -379,6 +379,22 @@ class Corpus:
         close += [k for k in by_key if len(key) >= 3 and key in k and k not in close]
         return [by_key[k] for k in close[:n]]
 
+    # -- imported items filed automatically (mlsd.assign) -----------------------------------------
+    def imported_under_topic(self, topic_id: str) -> list[Resource]:
+        """Imported resources filed under a topic or its subtopics, those filed nearest to it first.
+
+        Order: items whose nearest topic lies in the subtree, then the others; within each, the
+        newest first, then by title.
+        """
+        subtree = set(self.subtree(topic_id)) if topic_id in self.topic_by_id else set()
+        found = [r for r in self.resources if r.source != "bundled" and subtree.intersection(r.topics)]
+        return sorted(found, key=lambda r: (r.topics[0] not in subtree, -(r.year or 0), r.title.casefold()))
+
+    def imported_under_step(self, step_id: str) -> list[Resource]:
+        """Imported resources filed under a flow step, the newest first, then by title."""
+        found = [r for r in self.resources if r.source != "bundled" and step_id in r.steps]
+        return sorted(found, key=lambda r: (-(r.year or 0), r.title.casefold()))
+
     # -- the unified item view -------------------------------------------------------------
     @cached_property
     def items(self) -> tuple[Item, ...]:

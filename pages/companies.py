@@ -19,11 +19,12 @@ from ui.state import corpus_or_stop, reading_state
 from ui.urlstate import UrlParam, notice_ignored, sync_from_url, write_to_url
 
 # Table columns, in order; those that hold nothing for the rows shown are left out.
-COLUMNS = ["read", "bookmarked", "url", "company", "year", "summary", "note", "kind", "topics", "source", "link",
+COLUMNS = ["read", "bookmarked", "url", "company", "year", "summary", "note", "kind", "topics", "tags", "source", "link",
            "archive"]
-OPTIONAL = ("year", "kind", "topics", "source", "link", "archive")
+OPTIONAL = ("year", "kind", "topics", "tags", "source", "link", "archive")
 EDITABLE = {"read": "read", "bookmarked": "bookmark", "note": "note"}
-EXPORT = ["title", "url", "company", "year", "kind", "topics", "source", "summary", "read", "bookmarked", "note", "link"]
+EXPORT = ["title", "url", "company", "year", "kind", "topics", "tags", "source", "summary", "read", "bookmarked", "note",
+          "link"]
 STYLED_CELLS = 200_000  # under pandas' styler.render.max_elements (262,144), or the table would fail
 CARDS = 20  # cards per "show more" on a phone
 TOP_CHART = 20  # companies in the corpus chart
@@ -141,7 +142,9 @@ def resource_table(corpus: Corpus, shown: pd.DataFrame, store: ProgressStore | N
             "summary": st.column_config.TextColumn("Summary", width="large"),
             "note": st.column_config.TextColumn("Your note", width="medium", max_chars=2000),
             "kind": st.column_config.TextColumn("Kind", width="small"),
-            "topics": st.column_config.TextColumn("Topics", width="medium"),
+            "topics": st.column_config.TextColumn("Topics", width="medium",
+                                                  help="Curated for the core list; filed automatically for imported lists"),
+            "tags": st.column_config.TextColumn("Tags", width="medium", help="The imported list's own categories and tags"),
             "source": st.column_config.TextColumn("Source", width="small",
                                                   help="bundled, or the imported list it came from"),
             "link": st.column_config.TextColumn("Status", width="small",
@@ -158,7 +161,7 @@ def resource_cards(corpus: Corpus, shown: pd.DataFrame, store: ProgressStore | N
     for row in shown.head(limit).itertuples():
         resource = corpus.resource_by_id[row.id]
         with st.container(border=True, key=f"companies_card_{row.id}"):
-            meta = " · ".join(p for p in (row.company, row.year, row.kind) if p)
+            meta = " · ".join(p for p in (row.company, row.year, row.kind, row.tags) if p)
             st.markdown(f"**{md_link(row.title, row.url)}**  \n:gray[{md_escape(meta)}] {link_badge(row.url, row.link)}")
             if row.summary:
                 st.caption(md_escape(row.summary))

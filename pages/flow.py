@@ -4,7 +4,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from mlsd.search import Filters
-from ui.render import md_escape, render_hit_list
+from ui.render import md_escape, render_filed, render_hit_list
 from ui.state import corpus_or_stop, engine_or_stop
 from ui.urlstate import UrlParam, notice_ignored, sync_from_url, write_to_url
 
@@ -71,3 +71,9 @@ with right:
     render_hit_list(engine.related(step.id, k=6, filters=Filters(types=["resource"]), curated_first=True))
     st.subheader("Topics")
     render_hit_list(engine.related(step.id, k=5, filters=Filters(types=["topic"])))
+    imported = corpus.imported_under_step(step.id)
+    if imported:
+        st.subheader("From your imported lists")
+        st.caption(f"{len(imported)} case {'study' if len(imported) == 1 else 'studies'} from the lists you imported, "
+                   "filed automatically under this step by what they are about (not curated)")
+        render_filed(imported, corpus.company_name, key=f"flow_imported_{step.id}")

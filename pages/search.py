@@ -168,6 +168,9 @@ def hit_card(n: int, hit: Hit, engine: SearchEngine, request: Request, links: Li
                               "its meaning and the words it shares with your query" if hit.strength is not None else None)
         summary = hit.summary if len(hit.summary) <= 400 else hit.summary[:400].rsplit(" ", 1)[0] + "…"
         st.markdown(highlight(summary, engine.tokenizer.spans(summary, hit.matched_terms)))
+        resource = engine.corpus.resource_by_id.get(hit.id)
+        if resource is not None and resource.tags:
+            st.caption("Tags: " + md_escape(", ".join(resource.tags)))
         if hit.matched_terms:
             why = "matched " + ", ".join(f":orange-background[{md_escape(t)}]" for t in hit.matched_terms)
             if "semantic" in hit.signals:

@@ -16,6 +16,7 @@ import streamlit as st
 
 from mlsd.errors import ProgressError
 from mlsd.linkstore import LinkStore, archive_url
+from mlsd.model import Resource
 from mlsd.progress import ProgressStore, Reading, ResourceLike, resource_key
 from mlsd.search import Hit
 
@@ -141,6 +142,51 @@ def render_hit_list(hits: list[Hit], empty: str = "Nothing related found.", link
                 reading_controls(store, hit, reading or {}, key)
         else:
             item_title(hit, links, bold=False)
+
+
+FILED_SHOWN = 10  # imported items per "show more" under a topic or a step
+
+
+def resource_meta(resource: Resource, company: str | None) -> str:
+    """A resource's meta line as plain text: company · year · from its list · tags (escape it to show it)."""
+    parts = [p for p in (company, str(resource.year) if resource.year else None) if p]
+    if resource.source != "bundled":
+        parts.append(f"from {resource.source}")
+    if resource.tags:
+        parts.append("tags: " + ", ".join(resource.tags))
+    return " · ".join(parts)
+
+
+def render_filed(resources: list[Resource], company_name: Callable[[str | None], str | None], key: str,
+                 store: ProgressStore | None = None, reading: dict[str, Reading] | None = None) -> None:
+    """Imported case studies filed automatically under a topic or step: the first few, then "show more".
+
+    Args:
+        company_name: the corpus's ``company_name`` (display names for the meta line).
+        key: unique per place on the page; the number shown is kept under it per session.
+    """
+    limit = st.session_state.get(f"{key}_limit", FILED_SHOWN)
+    links = LinkStore()
+    for resource in resources[:limit]:
+        badge = link_badge(resource.url, links.status_of(resource.url))
+        meta = resource_meta(resource, company_name(resource.company))
+        if store is not None:
+            text, controls = st.columns([3, 2], vertical_alignment="center")
+        else:
+            text, controls = st.container(), None
+        text.markdown(f"{TYPE_ICONS['resource']} {md_link(resource.title, resource.url)}  \n"
+                      f":gray[{md_escape(meta)}] {badge}")
+        if controls is not None:
+            with controls:
+                reading_controls(store, resource, reading or {}, key)
+    if len(resources) > limit:
+        more = min(FILED_SHOWN, len(resources) - limit)
+        st.button(f"Show {more} more of {len(resources) - limit}", key=f"{key}_more", on_click=_show_more,
+                  args=(f"{key}_limit", limit + FILED_SHOWN))
+
+
+def _show_more(limit_key: str, limit: int) -> None:
+    st.session_state[limit_key] = limit
 
 
 ERROR_SHOWN_FOR_SECONDS = 30  # a failed save stays on the page this long, whatever reruns follow
