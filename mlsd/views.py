@@ -231,7 +231,7 @@ def company_label(corpus: Corpus, name: str, counts: dict[str, int] | None = Non
 
 # -- the map ------------------------------------------------------------------------------------------
 TYPE_NAMES = {"topic": "Topic", "step": "Flow step", "question": "Question", "resource": "Case study"}
-NO_TOPIC = "No topic yet"  # imported case studies, until topics are assigned to them
+NO_TOPIC = "No topic yet"  # imported case studies near no topic (mlsd.assign), or never filed
 FLOW_GROUP = "Design flow steps"
 MAP_COLOURS = {"topic": "Topic", "company": "Company", "kind": "Kind", "source": "Source"}
 # Per colouring: the group of the many beyond the top N, and the group of those without a value.

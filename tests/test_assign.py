@@ -249,3 +249,25 @@ def test_companies_and_search_show_the_lists_tags_as_text(pages_home, tmp_path, 
     at = open_page("pages/search.py", q="banana bread", mode="keyword")
     assert not at.exception, at.exception
     assert "Tags: baking" in [str(c.value) for c in at.caption]
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_in_a_browser_a_topic_page_shows_an_imported_item_after_an_import(pages_home, tmp_path, corpus, page):
+    from tests.browser import page_problems, serve, settle, shoot
+
+    import_source(str(cold_start_list(tmp_path / "newcomers.csv", corpus)))
+    server = serve(pages_home, MLSD_EMBEDDER="hashing")
+    url = next(server)
+    try:
+        page.goto(f"{url}/topics?topic=cold-start")
+        page.get_by_role("heading", name="From your imported lists").wait_for()
+        settle(page, quiet=1.0)
+        section = page.get_by_text(f"Cold start problem: {HOSTILE}", exact=True)
+        assert section.count() >= 1  # the hostile title, as text
+        assert page.locator("img[src=x]").count() == 0 and page.locator("a[href*='evil.example']").count() == 0
+        assert page.get_by_text("tags: newcomers, onboarding").count() == 1
+        assert page_problems(page) == []
+        shoot(page, "topic-imported-items")
+    finally:
+        next(server, None)

@@ -105,12 +105,18 @@ def test_import_a_csv_by_url(home, base_url, embedder):
         "year": 2022,
         "tags": ["recsys", "graph"],
         "summary": "Random walks over a board graph pick related pins for a home feed.",
+        "assigned": {"topics": [], "steps": []},  # filed, but near no topic or step enough
     }
     assert stored["items"][1]["company"] == "Facebook"  # "Meta" is an alias of a bundled company
+    # Filed by meaning at import: a forecasting study under forecasting, from the index's vectors.
+    assert stored["items"][1]["assigned"]["topics"][0] == "forecasting"
 
     corpus = load_corpus()
     resource = corpus.resource_by_id[first["id"]]
     assert (resource.source, resource.kind, resource.topics, resource.tags) == ("studies", None, (), ("recsys", "graph"))
+    forecast = corpus.resource_by_id[stored["items"][1]["id"]]
+    assert (forecast.filed, "forecasting" in forecast.topics) == ("automatically", True)
+    assert forecast in corpus.imported_under_topic("forecasting")
     engine = open_engine(corpus, embedder)
     assert engine.index.status == "loaded"  # import_source already brought the index up to date
     hits = engine.search("sorting lettuce crates by how ripe they are", k=3)
