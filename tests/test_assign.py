@@ -103,6 +103,12 @@ def test_an_import_files_its_items_and_the_index_holds_the_filed_list(pages_home
     root = mine.topic_path("cold-start")[0].id
     hits = engine.search("problem", k=50, mode="keyword", filters=Filters(topics=[root], types=["resource"]))
     assert resource.id in [h.id for h in hits]
+    # The map colours it by its topic's root, and the unfiled one stays in the honest "no topic" group.
+    from mlsd.views import NO_TOPIC, map_frame
+
+    frame = map_frame(engine).set_index("id")
+    bread = next(r for r in mine.resources if r.source == "newcomers" and not r.topics)
+    assert (frame.at[resource.id, "topic"], frame.at[bread.id, "topic"]) == (mine.topic_path("cold-start")[0].name, NO_TOPIC)
 
 
 def test_a_reimport_files_the_same_way_and_a_removal_takes_the_items_off_their_topics(pages_home, tmp_path, corpus):
@@ -233,6 +239,24 @@ def test_a_topic_page_shows_many_imported_items_a_few_at_a_time(pages_home, tmp_
     at.button(key="topics_imported_cold-start_more").click().run()
     assert len(filed(at)) == 20
     assert at.button(key="topics_imported_cold-start_more").label == "Show 3 more of 3"
+
+
+def test_the_flow_page_lists_imported_items_filed_under_a_step(pages_home, tmp_path, corpus):
+    from tests.test_app import open_page
+
+    step = corpus.step_by_id["training"]
+    summary = step.description + " " + " ".join(text for _, text in step.checklist_lines())
+    (tmp_path / "steps.csv").write_text(f'title,url,summary\n"{step.name}",https://s.example/1,"{summary}"\n',
+                                        encoding="utf-8")
+    import_source(str(tmp_path / "steps.csv"))
+    assert load_corpus().imported_under_step("training")
+
+    at = open_page("pages/flow.py", step="training")
+    assert not at.exception, at.exception
+    assert "From your imported lists" in [str(s.value) for s in at.subheader]
+    assert any("s.example/1" in str(m.value) and ":gray[from steps]" in str(m.value) for m in at.markdown)
+    other = open_page("pages/flow.py", step="problem-formulation")
+    assert "From your imported lists" not in [str(s.value) for s in other.subheader]
 
 
 def test_companies_and_search_show_the_lists_tags_as_text(pages_home, tmp_path, corpus):
