@@ -192,6 +192,7 @@ def _save_widget(store: ProgressStore, item: Any, what: str, key: str, saved: An
 
 
 _SHOWN = "_reading_widgets_shown"  # widget key -> the stored value it was last drawn with
+READING_STALE = "_reading_stale"  # session key: True when this run shows the last progress read, not the database
 
 
 def _sync_widget(store: ProgressStore, item: Any, what: str, key: str, stored: Any) -> Any:
@@ -205,6 +206,15 @@ def _sync_widget(store: ProgressStore, item: Any, what: str, key: str, stored: A
     saved); a widget the user did not touch follows the database.
     """
     shown = st.session_state.setdefault(_SHOWN, {})
+    if st.session_state.get(READING_STALE) and key in st.session_state and key in shown:
+        # The database could not be read this run, so ``stored`` is the last progress read, from
+        # before this session's latest saves: following it would untick a box whose click was
+        # just saved. Keep what the page shows; only a change nobody saved yet is saved now.
+        current = st.session_state[key]
+        if current != shown[key] and not save_reading(store, item, what, current):
+            st.session_state[key] = current = shown[key]
+        shown[key] = current
+        return current
     if key in st.session_state and key in shown:
         current = st.session_state[key]
         if current != shown[key] and current != stored:
