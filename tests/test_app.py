@@ -421,6 +421,25 @@ def test_a_saved_click_stays_ticked_while_the_database_cannot_be_read(corpus, pr
     assert not at.warning
 
 
+def test_a_stale_value_echoed_after_another_tabs_click_does_not_undo_it(corpus, progress_home):
+    """Another tab bookmarks an item; this page follows the database on its next run. The browser,
+    which has not drawn that yet, sends the old value back with the following rerun: that echo must
+    not unsave the other tab's click (seen with two tabs). A real untick after that is saved."""
+    resource = corpus.resource_by_id["google-intro-to-pagerank"]
+    key = f"search_bookmark_{resource.id}"
+    at = open_page("pages/search.py", q="pagerank")
+    assert at.checkbox(key=key).value is False
+    progress_home.set_bookmark(resource)  # the other tab
+    at.run()
+    assert at.checkbox(key=key).value is True  # followed the database
+    at.checkbox(key=key).uncheck().run()  # the echo: the value the browser last drew
+    assert progress_home.reading(resource).bookmarked
+    assert at.checkbox(key=key).value is True
+    at.checkbox(key=key).uncheck().run()  # the user, who now sees it ticked, unticks it
+    assert not progress_home.reading(resource).bookmarked
+    assert at.checkbox(key=key).value is False
+
+
 # -- practice that teaches: hints, sketch, self-score, attempts ---------------------------------------
 def feature_store_session(store, corpus, finished: bool = False, now: float | None = None) -> int:
     question = corpus.question_by_id["q-feature-store"]

@@ -185,6 +185,13 @@ def show_progress_error() -> None:
 def _save_widget(store: ProgressStore, item: Any, what: str, key: str, saved: Any) -> None:
     """Save a read / bookmark / note widget's new value; if it cannot be saved, the widget goes
     back to the saved value, so what the page shows is always what is stored."""
+    followed = st.session_state.get(_FOLLOWED, {}).get(key)
+    if followed and followed == (st.session_state.get(key), st.session_state.get(RUN_NUMBER)):
+        # An echo, not a click: the previous run moved this widget to the database's value (another
+        # tab changed it), and the browser, which had not drawn that yet, sent its old value back
+        # with the next rerun. Saving it would undo the other tab's click (seen in a test).
+        st.session_state[key] = saved
+        return
     if save_reading(store, item, what, st.session_state.get(key)):
         st.session_state.setdefault(_SHOWN, {})[key] = st.session_state.get(key)
     else:
@@ -192,6 +199,8 @@ def _save_widget(store: ProgressStore, item: Any, what: str, key: str, saved: An
 
 
 _SHOWN = "_reading_widgets_shown"  # widget key -> the stored value it was last drawn with
+_FOLLOWED = "_reading_widgets_followed"  # widget key -> (its value before it followed the database, run number)
+RUN_NUMBER = "_reading_run"  # session key: counts the runs that drew reading controls
 READING_STALE = "_reading_stale"  # session key: True when this run shows the last progress read, not the database
 
 
@@ -224,6 +233,7 @@ def _sync_widget(store: ProgressStore, item: Any, what: str, key: str, stored: A
                 st.session_state[key] = stored
         elif current != stored:
             st.session_state[key] = stored
+            st.session_state.setdefault(_FOLLOWED, {})[key] = (current, st.session_state.get(RUN_NUMBER))
     else:
         st.session_state[key] = stored
     shown[key] = stored
