@@ -384,6 +384,62 @@ def test_a_click_that_cannot_be_saved_is_undone_and_said(corpus, progress_home, 
     assert at.checkbox(key=f"search_read_{resource.id}").value is True
 
 
+def test_a_saved_click_stays_ticked_while_the_database_cannot_be_read(corpus, progress_home, monkeypatch):
+    """A click is saved, then another program locks the file just before the page reads progress
+    back: the page shows the last progress read (from before the click) and must not untick the box."""
+    import sqlite3
+
+    import mlsd.progress
+
+    monkeypatch.setattr(mlsd.progress, "BUSY_TIMEOUT_SECONDS", 0.2)
+    monkeypatch.setattr(mlsd.progress, "BUSY_DEADLINE_SECONDS", 0.5)
+    resource = corpus.resource_by_id["google-intro-to-pagerank"]
+    progress_home.migrate()
+    holder = sqlite3.connect(progress_home.path, isolation_level=None, check_same_thread=False)
+    read_all = mlsd.progress.ProgressStore.all_reading
+
+    def lock_then_read(self):  # a real lock, taken by another connection, then the real read
+        holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+        holder.execute("BEGIN EXCLUSIVE")
+        holder.execute("UPDATE reading SET note = note WHERE 0")
+        holder.execute("COMMIT")  # in exclusive locking mode the lock stays until the connection closes
+        return read_all(self)
+
+    at = open_page("pages/search.py", q="pagerank")
+    monkeypatch.setattr(mlsd.progress.ProgressStore, "all_reading", lock_then_read)
+    try:
+        at.checkbox(key=f"search_bookmark_{resource.id}").check().run()
+        assert not at.exception
+        assert any("Reading progress is unavailable" in unescape(str(w.value)) for w in at.warning)
+        assert at.checkbox(key=f"search_bookmark_{resource.id}").value is True
+    finally:
+        holder.close()
+        monkeypatch.setattr(mlsd.progress.ProgressStore, "all_reading", read_all)
+    assert progress_home.reading(resource).bookmarked
+    at.run()  # readable again: the page follows the database, which holds the click
+    assert at.checkbox(key=f"search_bookmark_{resource.id}").value is True
+    assert not at.warning
+
+
+def test_a_stale_value_echoed_after_another_tabs_click_does_not_undo_it(corpus, progress_home):
+    """Another tab bookmarks an item; this page follows the database on its next run. The browser,
+    which has not drawn that yet, sends the old value back with the following rerun: that echo must
+    not unsave the other tab's click (seen with two tabs). A real untick after that is saved."""
+    resource = corpus.resource_by_id["google-intro-to-pagerank"]
+    key = f"search_bookmark_{resource.id}"
+    at = open_page("pages/search.py", q="pagerank")
+    assert at.checkbox(key=key).value is False
+    progress_home.set_bookmark(resource)  # the other tab
+    at.run()
+    assert at.checkbox(key=key).value is True  # followed the database
+    at.checkbox(key=key).uncheck().run()  # the echo: the value the browser last drew
+    assert progress_home.reading(resource).bookmarked
+    assert at.checkbox(key=key).value is True
+    at.checkbox(key=key).uncheck().run()  # the user, who now sees it ticked, unticks it
+    assert not progress_home.reading(resource).bookmarked
+    assert at.checkbox(key=key).value is False
+
+
 # -- practice that teaches: hints, sketch, self-score, attempts ---------------------------------------
 def feature_store_session(store, corpus, finished: bool = False, now: float | None = None) -> int:
     question = corpus.question_by_id["q-feature-store"]

@@ -93,11 +93,13 @@ def test_two_tabs_ticking_while_a_backup_is_imported_lose_no_click(busy_home, bu
         assert rounds >= 5, own
         clicked: list[tuple[int, str]] = []
         alerts: list[str] = []  # for the failure message: what the page said meanwhile
+        after: dict[tuple[int, str], bool] = {}  # ticked 150 ms after its click?
         for n in range(rounds):
             for t, tab in enumerate(tabs):
                 tab.locator(f".{KEY}{own[t][n]} label").click()
                 clicked.append((t, own[t][n]))
                 tab.wait_for_timeout(150)
+                after[(t, own[t][n])] = tab.locator(f".{KEY}{own[t][n]} input").is_checked()
                 alerts += [f"tab {t} after clicking {own[t][n]}: {a}" for a in
                            tab.locator("[data-testid=stAlert]").all_inner_texts()]
         for tab in tabs:
@@ -113,4 +115,12 @@ def test_two_tabs_ticking_while_a_backup_is_imported_lose_no_click(busy_home, bu
         saved = {row[0] for row in db.execute("SELECT item_id FROM reading WHERE bookmarked = 1")}
     # What a tab shows ticked is saved, and no click went missing on the way.
     assert shown[0] | shown[1] <= saved, (sorted((shown[0] | shown[1]) - saved), alerts)
-    assert not lost, (lost, alerts)
+    rows = {row[0]: row[1:] for row in db_rows(busy_home)}
+    assert not lost, [(t, item, f"click {clicked.index((t, item)) + 1} of {len(clicked)}",
+                       f"ticked 150 ms after: {after.get((t, item))}", f"in the database: {rows.get(item)}")
+                      for t, item in lost] + alerts
+
+
+def db_rows(home) -> list[tuple]:
+    with sqlite3.connect(home / "progress.db") as db:
+        return list(db.execute("SELECT item_id, bookmarked, updated_at FROM reading"))

@@ -231,6 +231,13 @@ def show_progress_error() -> None:
 def _save_widget(store: ProgressStore, item: Any, what: str, key: str, saved: Any) -> None:
     """Save a read / bookmark / note widget's new value; if it cannot be saved, the widget goes
     back to the saved value, so what the page shows is always what is stored."""
+    followed = st.session_state.get(_FOLLOWED, {}).get(key)
+    if followed and followed == (st.session_state.get(key), st.session_state.get(RUN_NUMBER)):
+        # An echo, not a click: the previous run moved this widget to the database's value (another
+        # tab changed it), and the browser, which had not drawn that yet, sent its old value back
+        # with the next rerun. Saving it would undo the other tab's click (seen in a test).
+        st.session_state[key] = saved
+        return
     if save_reading(store, item, what, st.session_state.get(key)):
         st.session_state.setdefault(_SHOWN, {})[key] = st.session_state.get(key)
     else:
@@ -238,6 +245,9 @@ def _save_widget(store: ProgressStore, item: Any, what: str, key: str, saved: An
 
 
 _SHOWN = "_reading_widgets_shown"  # widget key -> the stored value it was last drawn with
+_FOLLOWED = "_reading_widgets_followed"  # widget key -> (its value before it followed the database, run number)
+RUN_NUMBER = "_reading_run"  # session key: counts the runs that drew reading controls
+READING_STALE = "_reading_stale"  # session key: True when this run shows the last progress read, not the database
 
 
 def _sync_widget(store: ProgressStore, item: Any, what: str, key: str, stored: Any) -> Any:
@@ -251,6 +261,15 @@ def _sync_widget(store: ProgressStore, item: Any, what: str, key: str, stored: A
     saved); a widget the user did not touch follows the database.
     """
     shown = st.session_state.setdefault(_SHOWN, {})
+    if st.session_state.get(READING_STALE) and key in st.session_state and key in shown:
+        # The database could not be read this run, so ``stored`` is the last progress read, from
+        # before this session's latest saves: following it would untick a box whose click was
+        # just saved. Keep what the page shows; only a change nobody saved yet is saved now.
+        current = st.session_state[key]
+        if current != shown[key] and not save_reading(store, item, what, current):
+            st.session_state[key] = current = shown[key]
+        shown[key] = current
+        return current
     if key in st.session_state and key in shown:
         current = st.session_state[key]
         if current != shown[key] and current != stored:
@@ -260,6 +279,7 @@ def _sync_widget(store: ProgressStore, item: Any, what: str, key: str, stored: A
                 st.session_state[key] = stored
         elif current != stored:
             st.session_state[key] = stored
+            st.session_state.setdefault(_FOLLOWED, {})[key] = (current, st.session_state.get(RUN_NUMBER))
     else:
         st.session_state[key] = stored
     shown[key] = stored

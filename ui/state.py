@@ -21,7 +21,7 @@ from mlsd.model import Corpus
 from mlsd.progress import ProgressStore, Reading
 from mlsd.search import SearchEngine, open_engine
 
-from .render import md_escape, md_text, show_progress_error
+from .render import READING_STALE, RUN_NUMBER, md_escape, md_text, show_progress_error
 
 _LAST_READING = "_last_reading"  # session key: the last progress read without error
 
@@ -170,6 +170,7 @@ def reading_state() -> tuple[ProgressStore | None, dict[str, Reading]]:
     Shows the error of a change that could not be saved on the previous run, and a warning
     (with an empty progress) when the database cannot be read.
     """
+    st.session_state[RUN_NUMBER] = st.session_state.get(RUN_NUMBER, 0) + 1
     store = progress_store()
     show_progress_error()
     if store is None:
@@ -181,6 +182,8 @@ def reading_state() -> tuple[ProgressStore | None, dict[str, Reading]]:
         # read. An empty one would untick every box, and a click meanwhile would then save the
         # unticked state of boxes the user never touched (a lost bookmark, seen in a test).
         st.warning(f"Reading progress is unavailable: {md_escape(str(exc))}", icon=":material/warning:")
+        st.session_state[READING_STALE] = True  # the reading controls keep what they show
         return store, st.session_state.get(_LAST_READING, {})
+    st.session_state[READING_STALE] = False
     st.session_state[_LAST_READING] = reading
     return store, reading
