@@ -71,9 +71,4 @@ with right:
     render_hit_list(engine.related(step.id, k=6, filters=Filters(types=["resource"]), curated_first=True))
     st.subheader("Topics")
     render_hit_list(engine.related(step.id, k=5, filters=Filters(types=["topic"])))
-    imported = corpus.imported_under_step(step.id)
-    if imported:
-        st.subheader("From your imported lists")
-        st.caption(f"{len(imported)} case {'study' if len(imported) == 1 else 'studies'} from the lists you imported, "
-                   "filed automatically under this step by what they are about (not curated)")
-        render_filed(imported, corpus.company_name, key=f"flow_imported_{step.id}")
+    render_filed(corpus.imported_under_step(step.id), "this step", corpus.company_name, key=f"flow_imported_{step.id}")

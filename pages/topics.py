@@ -67,13 +67,8 @@ with right:
     store, reading = reading_state()
     render_hit_list(engine.related(topic_id, k=6, filters=Filters(types=["resource"]), curated_first=True), store=store,
                     reading=reading, key="topics")
-    imported = corpus.imported_under_topic(topic_id)
-    if imported:
-        st.subheader("From your imported lists")
-        st.caption(f"{len(imported)} case {'study' if len(imported) == 1 else 'studies'} from the lists you imported, "
-                   f"filed automatically under {md_escape(topic.name)}"
-                   f"{' or its subtopics' if children else ''} by what they are about (not curated)")
-        render_filed(imported, corpus.company_name, key=f"topics_imported_{topic_id}", store=store, reading=reading)
+    render_filed(corpus.imported_under_topic(topic_id), f"{md_escape(topic.name)}{' or its subtopics' if children else ''}",
+                 corpus.company_name, key=f"topics_imported_{topic_id}", store=store, reading=reading)
     st.subheader("Related flow steps")
     render_hit_list(engine.related(topic_id, k=3, filters=Filters(types=["step"])))
     questions = [q for q in corpus.questions if set(q.topics) & set(corpus.subtree(topic_id))]

@@ -134,14 +134,22 @@ def render_hit_list(hits: list[Hit], empty: str = "Nothing related found.", link
         return
     links = links if links is not None else LinkStore()
     for hit in hits:
-        if store is not None and hit.type == "resource":
-            text, controls = st.columns([3, 2], vertical_alignment="center")
-            with text:
-                item_title(hit, links, bold=False)
-            with controls:
-                reading_controls(store, hit, reading or {}, key)
-        else:
-            item_title(hit, links, bold=False)
+        with_reading_controls(lambda hit=hit: item_title(hit, links, bold=False), hit,
+                              store if hit.type == "resource" else None, reading, key)
+
+
+def with_reading_controls(draw: Callable[[], None], item: Any, store: ProgressStore | None,
+                          reading: dict[str, Reading] | None, key: str) -> None:
+    """``draw`` an item's title and meta, with its read / bookmark / note controls beside it when
+    there is a progress store."""
+    if store is None:
+        draw()
+        return
+    text, controls = st.columns([3, 2], vertical_alignment="center")
+    with text:
+        draw()
+    with controls:
+        reading_controls(store, item, reading or {}, key)
 
 
 FILED_SHOWN = 10  # imported items per "show more" under a topic or a step
@@ -157,28 +165,29 @@ def resource_meta(resource: Resource, company: str | None) -> str:
     return " · ".join(parts)
 
 
-def render_filed(resources: list[Resource], company_name: Callable[[str | None], str | None], key: str,
+def render_filed(resources: list[Resource], where: str, company_name: Callable[[str | None], str | None], key: str,
                  store: ProgressStore | None = None, reading: dict[str, Reading] | None = None) -> None:
-    """Imported case studies filed automatically under a topic or step: the first few, then "show more".
+    """The section of imported case studies filed automatically under a topic or step (nothing
+    when there are none): a heading, what they are, the first few, then "show more".
 
     Args:
+        where: what they are filed under, as Markdown ("this step", an escaped topic name).
         company_name: the corpus's ``company_name`` (display names for the meta line).
         key: unique per place on the page; the number shown is kept under it per session.
     """
+    if not resources:
+        return
+    st.subheader("From your imported lists")
+    st.caption(f"{len(resources)} case {'study' if len(resources) == 1 else 'studies'} from the lists you imported, "
+               f"filed automatically under {where} by what they are about (not curated)")
     limit = st.session_state.get(f"{key}_limit", FILED_SHOWN)
     links = LinkStore()
     for resource in resources[:limit]:
         badge = link_badge(resource.url, links.status_of(resource.url))
         meta = resource_meta(resource, company_name(resource.company))
-        if store is not None:
-            text, controls = st.columns([3, 2], vertical_alignment="center")
-        else:
-            text, controls = st.container(), None
-        text.markdown(f"{TYPE_ICONS['resource']} {md_link(resource.title, resource.url)}  \n"
-                      f":gray[{md_escape(meta)}] {badge}")
-        if controls is not None:
-            with controls:
-                reading_controls(store, resource, reading or {}, key)
+        with_reading_controls(lambda resource=resource, meta=meta, badge=badge: st.markdown(
+            f"{TYPE_ICONS['resource']} {md_link(resource.title, resource.url)}  \n:gray[{md_escape(meta)}] {badge}"),
+            resource, store, reading, key)
     if len(resources) > limit:
         more = min(FILED_SHOWN, len(resources) - limit)
         st.button(f"Show {more} more of {len(resources) - limit}", key=f"{key}_more", on_click=_show_more,
