@@ -6,9 +6,14 @@ what it replaces; a damaged file is still caught.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
+
+from mlsd.errors import IndexStaleError
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERY_SETS = ["queries.yaml", "queries_heldout.yaml", "queries_newtopics.yaml", "queries_offtopic.yaml"]
@@ -67,3 +72,100 @@ def test_the_stop_words_copied_from_bm25s_are_its_own():
     from mlsd.tokens import BM25S_STOPWORDS
 
     assert BM25S_STOPWORDS == frozenset(STOPWORDS_EN)
+
+
+# -- the flat scan in numpy --------------------------------------------------------------------------
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_the_numpy_scan_answers_as_faiss_ties_masks_and_all():
+    import faiss
+
+    from mlsd import flat
+
+    rng = np.random.default_rng(14)
+    vectors = _unit(rng.standard_normal((300, 384)))
+    vectors[[40, 41, 200, 299]] = vectors[7]  # exact ties, as two items with the same text give
+    index = faiss.IndexFlatIP(384)
+    index.add(vectors)
+    queries = [vectors[7:8] + 0.02 * rng.standard_normal((1, 384)).astype(np.float32) for _ in range(10)]
+    queries += [_unit(rng.standard_normal((1, 384))) for _ in range(10)]
+    for n, query in enumerate(queries):
+        for k in (1, 3, 5, 50, 300, 500):
+            mask = None if n % 2 else rng.random(300) < 0.3
+            if mask is not None:
+                mask[[7, 41, 299]] = True
+                selector = faiss.IDSelectorBitmap(np.packbits(mask, bitorder="little"))
+                scores, ids = index.search(query, min(k, int(mask.sum())), params=faiss.SearchParameters(sel=selector))
+            else:
+                scores, ids = index.search(query, min(k, 300))
+            ours = flat.search(vectors, query, k, mask)
+            assert [i for i, _ in ours] == ids[0].tolist(), (n, k)
+            np.testing.assert_allclose([s for _, s in ours], scores[0], atol=1e-6)
+    assert flat.search(vectors, queries[0], 5, np.zeros(300, dtype=bool)) == []
+
+
+def test_flat_vectors_are_read_from_the_faiss_file_and_anything_else_is_stale(tmp_path):
+    import faiss
+
+    from mlsd import flat
+
+    vectors = _unit(np.random.default_rng(1).standard_normal((20, 384)))
+    index = faiss.IndexFlatIP(384)
+    index.add(vectors)
+    data = faiss.serialize_index(index).tobytes()
+    path = tmp_path / "vectors-000000000000.faiss"
+    path.write_bytes(data)
+    assert np.array_equal(flat.read_flat_vectors(path, 384), vectors)
+    hnsw = faiss.IndexHNSWFlat(384, 8, faiss.METRIC_INNER_PRODUCT)
+    hnsw.add(vectors)
+    l2 = faiss.IndexFlatL2(384)
+    l2.add(vectors)
+    for broken in (data[:-4], data + b"\0", data[:30], b"", faiss.serialize_index(hnsw).tobytes(),
+                   faiss.serialize_index(l2).tobytes()):
+        path.write_bytes(broken)
+        with pytest.raises(IndexStaleError):
+            flat.read_flat_vectors(path, 384)
+    path.write_bytes(data)
+    with pytest.raises(IndexStaleError):
+        flat.read_flat_vectors(path, 768)
+
+
+def test_a_loaded_flat_index_needs_no_faiss_and_answers_as_the_built_one(small_index):
+    from mlsd.corpus import load_corpus
+    from mlsd.index import load_index
+
+    corpus = load_corpus(library_dir=small_index / "library")
+    run = subprocess.run([sys.executable, "-c", (
+        "import sys; from mlsd.corpus import load_corpus; from mlsd.index import load_index\n"
+        f"c = load_corpus(library_dir={str(small_index / 'library')!r})\n"
+        f"i = load_index(list(c.items), c.data_hash, {str(small_index / 'index')!r}, model='mlsd/hashing-384')\n"
+        "print(i.faiss_index is None, 'faiss' in sys.modules)")], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["True", "False"]
+    loaded = load_index(list(corpus.items), corpus.data_hash, small_index / "index", model="mlsd/hashing-384")
+    import faiss
+
+    files = json.loads((small_index / "index" / "manifest.json").read_text(encoding="utf-8"))["files"]
+    reference = faiss.read_index(str(small_index / "index" / files["vectors"]["name"]))
+    assert np.array_equal(loaded.vectors, reference.reconstruct_n(0, reference.ntotal))
+    for position in range(0, len(loaded.ids), 7):
+        query = loaded.vector(position)
+        _, ids = reference.search(query, 20)
+        assert [i for i, _ in loaded.search(query, 20)] == ids[0].tolist()
+
+
+def test_a_damaged_flat_index_file_is_rebuilt(pages_home):
+    from mlsd.corpus import load_corpus
+    from mlsd.embed import HashingEmbedder
+    from mlsd.search import open_engine
+
+    manifest = json.loads((pages_home / "index" / "manifest.json").read_text(encoding="utf-8"))
+    path = pages_home / "index" / manifest["files"]["vectors"]["name"]
+    data = bytearray(path.read_bytes())
+    data[0:4] = b"IxF2"  # another metric: the sha256 no longer matches either
+    path.write_bytes(bytes(data))
+    engine = open_engine(load_corpus(library_dir=pages_home / "library"), HashingEmbedder())
+    assert engine.index.status.startswith("rebuilt: ") and "corrupted" in engine.index.status
+    assert "cold-start" in [h.id for h in engine.search("cold start", k=3)]
