@@ -6,14 +6,16 @@ what it replaces; a damaged file is still caught.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mlsd.errors import IndexStaleError
+from mlsd.errors import IndexStaleError, QueryModelError
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERY_SETS = ["queries.yaml", "queries_heldout.yaml", "queries_newtopics.yaml", "queries_offtopic.yaml"]
@@ -169,3 +171,136 @@ def test_a_damaged_flat_index_file_is_rebuilt(pages_home):
     engine = open_engine(load_corpus(library_dir=pages_home / "library"), HashingEmbedder())
     assert engine.index.status.startswith("rebuilt: ") and "corrupted" in engine.index.status
     assert "cold-start" in [h.id for h in engine.search("cold start", k=3)]
+
+
+# -- the export's sha256, stamped ----------------------------------------------------------------------
+def _stamped(path: Path, data: bytes, monkeypatch) -> str:
+    """Write a file, hash it and let its check stamp it (as if checked seconds after the write)."""
+    import hashlib
+
+    from mlsd import stamps
+
+    path.write_bytes(data)
+    sha = hashlib.sha256(data).hexdigest()
+    later = time.time_ns() + 10**10
+    monkeypatch.setattr(stamps.time, "time_ns", lambda: later)
+    assert stamps.sha256_matches(path, sha)
+    monkeypatch.undo()
+    assert path.name in json.loads((path.parent / stamps.STAMPS).read_text(encoding="utf-8"))
+    return sha
+
+
+def test_a_file_changed_after_its_stamp_is_hashed_again_and_found_damaged(tmp_path, monkeypatch):
+    from mlsd import stamps
+
+    path = tmp_path / "model.onnx.data"
+    sha = _stamped(path, b"weights" * 1000, monkeypatch)
+    def unread(_path: Path) -> str:
+        raise AssertionError("an unchanged, stamped file was read")
+
+    monkeypatch.setattr(stamps, "file_sha256", unread)
+    assert stamps.sha256_matches(path, sha)  # unchanged: trusted without reading it
+    monkeypatch.undo()
+    before = path.stat()
+    time.sleep(0.05)  # another clock tick than the stamped write
+    with open(path, "r+b") as handle:  # same size, one byte flipped, the mtime put back
+        handle.seek(3)
+        handle.write(b"X")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
+    assert not stamps.sha256_matches(path, sha)  # the ctime moved: hashed, and damaged
+
+
+def test_a_replaced_file_or_a_malformed_stamp_file_means_a_full_hash(tmp_path, monkeypatch):
+    from mlsd import stamps
+
+    path = tmp_path / "model.onnx"
+    sha = _stamped(path, b"graph" * 100, monkeypatch)
+    other = tmp_path / "other"
+    other.write_bytes(b"grapH" * 100)  # same size, another inode
+    os.replace(other, path)
+    assert not stamps.sha256_matches(path, sha)
+    sha = _stamped(path, b"graph" * 100, monkeypatch)
+    for garbage in ("{", "[]", json.dumps({path.name: "x"})):
+        (tmp_path / stamps.STAMPS).write_text(garbage, encoding="utf-8")
+        assert stamps.sha256_matches(path, sha)
+        assert not stamps.sha256_matches(path, "0" * 64)
+    with pytest.raises(FileNotFoundError):
+        stamps.sha256_matches(tmp_path / "missing", sha)
+
+
+def test_a_file_just_written_is_not_stamped(tmp_path):
+    from mlsd import stamps
+
+    path = tmp_path / "tokenizer.json"
+    path.write_bytes(b"{}")
+    import hashlib
+
+    assert stamps.sha256_matches(path, hashlib.sha256(b"{}").hexdigest())
+    assert not (tmp_path / stamps.STAMPS).exists()  # racy: written within SETTLE_SECONDS
+
+
+def test_the_query_model_check_catches_damage_after_a_stamped_check(tmp_path, monkeypatch):
+    import hashlib
+
+    from mlsd import stamps
+    from mlsd.query_encoder import FILES, onnxruntime_version, verify_files
+
+    folder = tmp_path / "query-0123456789ab"
+    folder.mkdir()
+    contents = {name: name.encode() * 50 for name in FILES}
+    for name, data in contents.items():
+        (folder / name).write_bytes(data)
+    entry = {"folder": folder.name, "files": {n: hashlib.sha256(d).hexdigest() for n, d in contents.items()},
+             "model": "sentence-transformers/all-MiniLM-L6-v2", "max_length": 256, "onnxruntime": onnxruntime_version()}
+    later = time.time_ns() + 10**10
+    monkeypatch.setattr(stamps.time, "time_ns", lambda: later)
+    assert verify_files(entry, tmp_path) == folder
+    assert set(json.loads((folder / stamps.STAMPS).read_text(encoding="utf-8"))) == set(FILES)
+    monkeypatch.setattr(stamps, "file_sha256", lambda _path: "not read")
+    assert verify_files(entry, tmp_path) == folder  # from the stamps, no file read
+    monkeypatch.undo()
+    time.sleep(0.05)
+    (folder / "model.onnx").write_bytes(b"X" + contents["model.onnx"][1:])
+    with pytest.raises(QueryModelError, match="model.onnx is damaged"):
+        verify_files(entry, tmp_path)
+    (folder / "model.onnx").unlink()
+    with pytest.raises(QueryModelError, match="missing"):
+        verify_files(entry, tmp_path)
+
+
+# -- what a cold search imports -------------------------------------------------------------------------
+def test_a_cli_search_imports_neither_faiss_nor_scipy(pages_home):
+    run = subprocess.run([sys.executable, "-c", PROBE, "search", "cold start", "--k", "3"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "cold-start" in run.stdout
+    assert loaded_modules(run.stderr) == []
+
+
+def test_a_cli_search_with_the_real_model_imports_neither_faiss_nor_scipy(home):
+    env = {k: v for k, v in os.environ.items() if k != "MLSD_EMBEDDER"}
+    run = subprocess.run([sys.executable, "-c", PROBE, "search", "cold start", "--k", "3"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "cold-start" in run.stdout
+    assert loaded_modules(run.stderr) == []
+
+
+def test_the_numpy_scan_gives_faiss_top_k_on_the_bundled_index(engine):
+    """The bundled index, real vectors: every benchmark query's and every item's nearest 50,
+    unfiltered and filtered, the same as FAISS's flat scan over the same file."""
+    import faiss
+
+    index = engine.index
+    reference = faiss.read_index(str(index.folder / index.manifest["files"]["vectors"]["name"]))
+    assert isinstance(reference, faiss.IndexFlatIP)
+    queries = [engine.query_encoder.encode_query(q) for q in benchmark_queries()]
+    queries += [index.vector(p) for p in range(len(index.ids))]
+    resources = np.array([item.type == "resource" for item in engine.items])
+    selector = faiss.SearchParameters(sel=faiss.IDSelectorBitmap(np.packbits(resources, bitorder="little")))
+    for query in queries:
+        _, ids = reference.search(query, 50)
+        assert [i for i, _ in index.search(query, 50)] == ids[0].tolist()
+        _, ids = reference.search(query, 20, params=selector)
+        assert [i for i, _ in index.search(query, 20, resources)] == ids[0].tolist()
