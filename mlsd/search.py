@@ -421,17 +421,19 @@ def open_engine(
     progress: Callable[[int, int], None] | None = None,
     on_rebuild: Callable[[str], None] | None = None,
     on_query_fallback: Callable[[str], None] | None = None,
+    few_queries: bool = False,
 ) -> SearchEngine:
     """A search engine over the corpus, its index loaded, or rebuilt when missing or stale
     (see :func:`mlsd.index.open_index`; the reason is in ``engine.index.status``).
 
     Queries are encoded by the ONNX export beside the index when it checks, else by the
     embedder, and the export is made again (:mod:`mlsd.query_path`; ``engine.query_status``
-    says which, ``on_query_fallback`` is told why before the fallback)."""
+    says which, ``on_query_fallback`` is told why before the fallback). ``few_queries``: the
+    engine answers a query or two, so the encoder is made cheap to open (mlsd.query_path)."""
     from .query_path import open_query_path
 
     embedder = embedder or default_embedder()
     index = open_index(list(corpus.items), corpus.data_hash, embedder, folder, force=force, progress=progress,
                        on_rebuild=on_rebuild)
-    query_encoder, status = open_query_path(index, embedder, on_query_fallback)
+    query_encoder, status = open_query_path(index, embedder, on_query_fallback, few_queries=few_queries)
     return SearchEngine(corpus, index, embedder, query_encoder, status)

@@ -304,3 +304,18 @@ def test_the_numpy_scan_gives_faiss_top_k_on_the_bundled_index(engine):
         assert [i for i, _ in index.search(query, 50)] == ids[0].tolist()
         _, ids = reference.search(query, 20, params=selector)
         assert [i for i, _ in index.search(query, 20, resources)] == ids[0].tolist()
+
+
+def test_an_encoder_opened_for_few_queries_gives_the_same_answers(engine):
+    """``mlsd search "..."`` opens the ONNX session without weight prepacking (cheaper to open):
+    other kernels, the same vectors to float noise, the same top 10 for every benchmark query."""
+    from mlsd.query_encoder import open_query_encoder
+    from mlsd.search import SearchEngine
+
+    few = open_query_encoder(engine.index.manifest["query_model"], engine.index.folder, prepack=False)
+    other = SearchEngine(engine.corpus, engine.index, engine.embedder, few, "onnx")
+    queries = benchmark_queries()
+    cosines = (few.encode(queries) * engine.query_encoder.encode(queries)).sum(axis=1)
+    assert cosines.min() >= 0.99999
+    for query in queries:
+        assert [h.id for h in other.search(query, k=10)] == [h.id for h in engine.search(query, k=10)], query
