@@ -205,6 +205,22 @@ def csv_safe(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> pd.Da
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+def csv_bytes(rows: Sequence[dict]) -> bytes:
+    """Rows as UTF-8 CSV (the first row's keys as the header), text cells made safe as
+    :func:`csv_safe` makes them, None as an empty cell; the standard library's writer, no pandas
+    (the search page builds its export on every search, the first one of a fresh server included).
+    """
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else [], lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v for k, v in row.items()})
+    return buffer.getvalue().encode("utf-8")
+
+
 def html_text(value: object) -> str:
     """Text for Plotly labels, legends and hovers: Plotly renders <a>, <b>, <br>..., so escape them.
 

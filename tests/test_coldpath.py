@@ -319,3 +319,37 @@ def test_an_encoder_opened_for_few_queries_gives_the_same_answers(engine):
     assert cosines.min() >= 0.99999
     for query in queries:
         assert [h.id for h in other.search(query, k=10)] == [h.id for h in engine.search(query, k=10)], query
+
+
+# -- the search page without pandas ------------------------------------------------------------------
+def test_the_search_export_is_the_csv_pandas_wrote():
+    import pandas as pd
+
+    from mlsd.views import csv_bytes, csv_safe
+
+    rows = [{"id": "a", "title": "=HYPERLINK(\"http://x\")", "url": None, "score": 0.7123, "year": 2019, "ok": True,
+             "summary": "line\nbreak, \"quoted\""},
+            {"id": "b", "title": "-1", "url": "@x", "score": 1.0, "year": 2020, "ok": False, "summary": "\tx"}]
+    assert csv_bytes(rows) == csv_safe(pd.DataFrame(rows)).to_csv(index=False).encode("utf-8")
+    assert csv_bytes([]) == b"\n"
+
+
+APP_SEARCH = """
+import sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file(sys.argv[1], default_timeout=240)
+at.query_params["q"] = "cold start"
+at.switch_page("pages/search.py")
+at.run()
+assert not at.exception, at.exception
+shown = "\\n".join(str(m.value) for m in at.markdown)
+assert "Recommending to new users or new items" in shown, shown[:3000]
+print("PANDAS=" + str("pandas" in sys.modules))
+"""
+
+
+def test_the_search_page_answers_without_importing_pandas(pages_home):
+    run = subprocess.run([sys.executable, "-c", APP_SEARCH, str(ROOT / "app.py")], cwd=ROOT, capture_output=True,
+                         text=True, timeout=400)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "PANDAS=False" in run.stdout
