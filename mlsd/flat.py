@@ -63,8 +63,10 @@ def search(vectors: np.ndarray, query: np.ndarray, k: int, mask: np.ndarray | No
     k = min(k, len(candidates))
     if k <= 0:
         return []
-    rows = vectors if mask is None else vectors[candidates]
-    scores = np.vecdot(rows, query[0].astype(np.float32, copy=False))
+    # Every row is scored, then the allowed ones kept: cheaper than copying the allowed rows out.
+    scores = np.vecdot(vectors, query[0].astype(np.float32, copy=False))
+    if mask is not None:
+        scores = scores[candidates]
     if k < len(candidates):
         kth = np.partition(scores, len(scores) - k)[len(scores) - k]  # the k-th largest score
         above = np.flatnonzero(scores > kth)
