@@ -46,7 +46,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-CSV_PATH = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "case-studies" / "case_studies.csv"
+# $MLSD_CASE_STUDIES_CSV names it where the project is not checked out beside shared/ (a worktree).
+CSV_PATH = Path(os.environ.get("MLSD_CASE_STUDIES_CSV") or
+                Path(__file__).resolve().parents[2] / "shared" / "corpora" / "case-studies" / "case_studies.csv")
 QUERIES_FILE = Path(__file__).resolve().parent / "queries.yaml"
 TARGETS = {
     "hybrid_p50_ms_bundled": 20.0,
@@ -125,7 +127,7 @@ class ItemsCorpus:
 
 def csv_items():
     """One resource Item per case-study row (the CSV is read in place, never copied)."""
-    from mlsd.corpus import Item
+    from mlsd.model import Item
 
     items = []
     with open(CSV_PATH, encoding="utf-8", newline="") as handle:

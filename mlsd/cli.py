@@ -56,8 +56,11 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
         yield progress
 
 
-def _engine(force: bool = False, quiet: bool = False):
-    """The search engine over the corpus; rebuilds a stale index with a progress bar."""
+def _engine(force: bool = False, quiet: bool = False, few_queries: bool = False):
+    """The search engine over the corpus; rebuilds a stale index with a progress bar.
+
+    ``few_queries``: the command encodes a query or two (``search QUERY``), not a batch.
+    """
     from .embed import default_embedder
     from .search import open_engine
 
@@ -71,7 +74,8 @@ def _engine(force: bool = False, quiet: bool = False):
     corpus = load_corpus()
     with progress_bar("Embedding") as progress:
         return open_engine(corpus, default_embedder(), force=force, progress=None if quiet else progress,
-                           on_rebuild=None if quiet else on_rebuild, on_query_fallback=None if quiet else on_query_fallback)
+                           on_rebuild=None if quiet else on_rebuild, on_query_fallback=None if quiet else on_query_fallback,
+                           few_queries=few_queries)
 
 
 @click.group(cls=MlsdGroup, context_settings=CONTEXT)
@@ -130,6 +134,11 @@ def build_index_command(force: bool) -> None:
 DEADLINE_OPTION = click.option(
     "--deadline", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
     help="Give up on a download (or one link) after this many seconds in all [default: $MLSD_FETCH_DEADLINE or 60].")
+
+
+# Up to this many queries, an encoder cheap to open beats one fast per query (break-even at ~12:
+# mlsd.query_encoder.session_options).
+FEW_QUERIES = 10
 
 
 def _filters(types, companies, kinds, topics, steps, year_min, year_max, hide_undated):
@@ -203,7 +212,7 @@ def search(query, k, mode, types, companies, kinds, topics, steps, year_min, yea
             raise click.ClickException(f"{batch}: cannot be read ({exc.strerror}).") from None
         if not queries:
             raise click.ClickException(f"{batch} holds no queries (it is empty or blank): write one query per line.")
-    engine = _engine(quiet=as_json)
+    engine = _engine(quiet=as_json, few_queries=len(queries) <= FEW_QUERIES)
     filters = _filters(types, companies, kinds, topics, steps, year_min, year_max, hide_undated)
     for q in queries:
         _print_hits(engine.search(q, k=k, mode=mode, filters=filters), as_json, q)
@@ -219,7 +228,7 @@ def related(item_id, k, types, companies, kinds, topics, steps, year_min, year_m
 
     Example: mlsd related cold-start --type resource --k 5
     """
-    engine = _engine(quiet=as_json)
+    engine = _engine(quiet=as_json, few_queries=True)  # no query to encode
     hits = engine.related(item_id, k=k, filters=_filters(types, companies, kinds, topics, steps, year_min, year_max, hide_undated))
     _print_hits(hits, as_json)
 

@@ -26,17 +26,20 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import faiss
 import numpy as np
 
-from . import paths
+from . import flat, paths
 from .embed import DIMENSION, MODEL_NAME, TextEmbedder
 from .errors import IndexStaleError, SearchIndexError
 from .files import atomic_write_bytes
 from .manifest import MANIFEST, file_sha256, manifest_files, read_manifest, stored_items
 from .model import Item
 from .version import __version__
+
+if TYPE_CHECKING:
+    import faiss
 
 # 2: one vector per item from two texts (full text and summary), text_sha over both.
 # Version 1 indexes are rebuilt, and their vectors (of the full text alone) never reused.
@@ -51,8 +54,13 @@ HNSW_EF_SEARCH = 256  # recall@10 0.987 vs exact at 100k, 0.8 ms: encoding the q
 Progress = Callable[[int, int], None]
 
 
-# One thread answers a single query faster on 2 busy cores (a process-wide setting).
-faiss.omp_set_num_threads(1)
+def _faiss() -> Any:
+    """FAISS, imported on first use: a search over a flat index never needs it (mlsd.flat)."""
+    import faiss
+
+    # One thread answers a single query faster on 2 busy cores (a process-wide setting).
+    faiss.omp_set_num_threads(1)
+    return faiss
 
 
 @dataclass
@@ -60,36 +68,51 @@ class LoadedIndex:
     """A checked index in memory: the only door to FAISS for the rest of the library.
 
     Attributes:
-        faiss_index: the FAISS index (flat or HNSW), positions = item order.
+        faiss_index: the FAISS index (flat or HNSW), positions = item order; None for a flat
+            index loaded as its vectors alone (``flat_vectors``), without importing FAISS.
         ids: item ids in vector order.
         projection: 2-D coordinates per item, for the map.
         manifest: the manifest it was loaded or built with.
         folder: where it lives.
         status: ``loaded``, or how it came to be rebuilt (``rebuilt: the data changed ...``).
+        flat_vectors: the vectors of a flat index read without FAISS (``faiss_index`` None).
     """
 
-    faiss_index: faiss.Index
+    faiss_index: faiss.Index | None
     ids: list[str]
     projection: np.ndarray
     manifest: dict
     folder: Path
     status: str = "loaded"
+    flat_vectors: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        # Exact search over the same vectors: the index itself when flat, else HNSW's storage.
         index = self.faiss_index
-        self._exact = index if isinstance(index, faiss.IndexFlat) else faiss.downcast_index(index.storage)
-        self._vectors: np.ndarray | None = None
+        self._vectors: np.ndarray | None = self.flat_vectors
+        # A flat index is scanned in numpy (mlsd.flat: the same answers, no FAISS import); HNSW
+        # searches through FAISS, and a filtered query scans HNSW's storage exactly.
+        self._exact: Any = None
+        if index is None:
+            if self._vectors is None:
+                raise ValueError("a LoadedIndex needs a FAISS index or the vectors of a flat one")
+            self._flat = True
+        else:
+            self._flat = isinstance(index, _faiss().IndexFlat)
+            self._exact = None if self._flat else _faiss().downcast_index(index.storage)
 
     @property
     def vectors(self) -> np.ndarray:
         """All stored vectors, in item order (reconstructed from the FAISS index)."""
         if self._vectors is None:
+            assert self.faiss_index is not None  # checked in __post_init__
             self._vectors = self.faiss_index.reconstruct_n(0, self.faiss_index.ntotal)
         return self._vectors
 
     def vector(self, position: int) -> np.ndarray:
         """The stored vector of one item, as a (1, dimension) array."""
+        if self._flat:
+            return self.vectors[position].reshape(1, -1)
+        assert self.faiss_index is not None
         return self.faiss_index.reconstruct(position).reshape(1, -1)
 
     def search(self, vector: np.ndarray, k: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
@@ -100,6 +123,10 @@ class LoadedIndex:
             k: how many.
             mask: when given, a boolean array over positions; only allowed positions answer.
         """
+        if self._flat:
+            return flat.search(self.vectors, vector, k, mask)
+        assert self.faiss_index is not None and self._exact is not None
+        faiss = _faiss()
         total = self.faiss_index.ntotal
         if total == 0:
             return []
@@ -152,6 +179,7 @@ def embed_items(items: Sequence[Item], embedder: TextEmbedder, progress: Progres
 
 def make_faiss_index(vectors: np.ndarray) -> faiss.Index:
     """Exact inner-product index for small corpora, HNSW for large ones."""
+    faiss = _faiss()
     count, dim = vectors.shape
     if count <= FLAT_MAX_ITEMS:
         index = faiss.IndexFlatIP(dim)
@@ -203,8 +231,12 @@ def load_index(items: Sequence[Item], data_sha256: str, folder: Path | None = No
                 raise IndexStaleError(f"the index file {path.name} is corrupted (its sha256 does not match the manifest)")
         except OSError as exc:
             raise IndexStaleError(f"the index file {path.name} cannot be read ({exc.strerror or exc})") from None
+    index, vectors = None, None
     try:
-        index = faiss.read_index(str(files["vectors"][0]))
+        if manifest.get("index_type") == "IndexFlatIP":  # read without FAISS (mlsd.flat)
+            vectors = flat.read_flat_vectors(files["vectors"][0], DIMENSION)
+        else:
+            index = _faiss().read_index(str(files["vectors"][0]))
         stored = stored_items(files["items"][0])
         projection = np.load(files["projection"][0], allow_pickle=False)
     except IndexStaleError:
@@ -212,14 +244,19 @@ def load_index(items: Sequence[Item], data_sha256: str, folder: Path | None = No
     except Exception as exc:  # faiss raises RuntimeError, json ValueError, numpy ValueError/OSError
         raise IndexStaleError(f"the index files could not be read ({type(exc).__name__}: {str(exc)[:200]})") from None
     ids = [item_id for item_id, _ in stored]
-    if index.ntotal != len(ids) or manifest.get("item_count") != len(ids) or index.d != DIMENSION:
+    if vectors is not None:
+        count, dimension = vectors.shape
+    else:
+        assert index is not None
+        count, dimension = index.ntotal, index.d
+    if count != len(ids) or manifest.get("item_count") != len(ids) or dimension != DIMENSION:
         raise IndexStaleError("the index and its manifest disagree on the number of items")
     if getattr(projection, "shape", None) != (len(ids), 2):
         raise IndexStaleError("the index's map projection does not match its items")
     current = [(item.id, item_text_hash(item)) for item in items]
     if current != stored:
         raise IndexStaleError("the items in the index differ from the current data")
-    return LoadedIndex(index, ids, projection, manifest, folder)
+    return LoadedIndex(index, ids, projection, manifest, folder, flat_vectors=vectors)
 
 
 def _previous_vectors(folder: Path, model: str) -> dict[str, np.ndarray]:
@@ -235,7 +272,7 @@ def _previous_vectors(folder: Path, model: str) -> dict[str, np.ndarray]:
             path, sha = files[role]
             if file_sha256(path) != sha:
                 return {}
-        index = faiss.read_index(str(files["vectors"][0]))
+        index = _faiss().read_index(str(files["vectors"][0]))
         stored = stored_items(files["items"][0])
         if index.ntotal != len(stored) or index.d != DIMENSION:
             return {}
@@ -342,7 +379,7 @@ def write_index(
     index = make_faiss_index(vectors)
     projection = project_2d(vectors)
     blobs = {
-        "vectors": ("faiss", faiss.serialize_index(index).tobytes()),
+        "vectors": ("faiss", _faiss().serialize_index(index).tobytes()),
         "items": ("json", json.dumps([{"id": i, "text_sha": h} for i, h in zip(ids, hashes)]).encode("utf-8")),
         "projection": ("npy", _npy_bytes(projection)),
     }

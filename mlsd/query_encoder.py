@@ -38,7 +38,7 @@ import numpy as np
 
 from .embed import DIMENSION, MODEL_NAME
 from .errors import QueryModelError
-from .manifest import file_sha256
+from .stamps import sha256_matches
 
 GRAPH = "model.onnx"
 WEIGHTS = "model.onnx.data"
@@ -88,7 +88,8 @@ def check_entry(entry: object, folder: Path) -> Path:
 
 
 def verify_files(entry: object, folder: Path) -> Path:
-    """Check the model's files against their recorded sha256 (reads ~90 MB: 0.1-0.3 s).
+    """Check the model's files against their recorded sha256 (reads ~90 MB, 0.1-0.3 s, unless the
+    files are unchanged since the last check: :mod:`mlsd.stamps`).
 
     Returns:
         The model folder.
@@ -108,7 +109,7 @@ def verify_files(entry: object, folder: Path) -> Path:
     for name, sha in entry["files"].items():
         path = model_folder / name
         try:
-            if file_sha256(path) != sha:
+            if not sha256_matches(path, sha):  # read in full unless stamped unchanged (mlsd.stamps)
                 raise QueryModelError(f"the query model file {name} is damaged (its sha256 does not match the manifest)")
         except FileNotFoundError:
             raise QueryModelError(f"the query model file {name} is missing") from None
@@ -117,12 +118,17 @@ def verify_files(entry: object, folder: Path) -> Path:
     return model_folder
 
 
-def session_options(ort: Any, optimization: str = "disable", threads: int = 1) -> Any:
+def session_options(ort: Any, optimization: str = "disable", threads: int = 1, prepack: bool = True) -> Any:
     """ONNX Runtime settings for 2 shared cores.
 
     One intra-op thread adds no worker thread and costs the least CPU per query; ONNX Runtime's
     defaults (a spinning thread per core) were 2.6x slower on this busy machine. The graph was
     optimized when it was written, so loading it with optimizations off halves session creation.
+
+    Args:
+        prepack: let ONNX Runtime repack the weights for its matrix kernels when the session is
+            created. Measured: ~60 ms more CPU at creation, ~5 ms less per query (6.6 vs 11.5 ms
+            CPU). A process that encodes one query (``mlsd search "..."``) does better without.
     """
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
@@ -135,6 +141,8 @@ def session_options(ort: Any, optimization: str = "disable", threads: int = 1) -
     }[optimization]
     options.log_severity_level = 3  # errors only: nothing on the command line's stderr
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if not prepack:
+        options.add_session_config_entry("session.disable_prepacking", "1")
     return options
 
 
@@ -148,6 +156,7 @@ class OnnxEncoder:
         folder: the model folder (``query-<sha12>``).
         max_length: the token window, ``[CLS]`` and ``[SEP]`` included (the manifest's).
         sha256: the folder's combined sha256, to tell two exports apart.
+        prepack: see :func:`session_options` (False for a process that encodes a query or two).
 
     Raises:
         QueryModelError: onnxruntime or tokenizers is missing, or a file cannot be loaded.
@@ -156,7 +165,7 @@ class OnnxEncoder:
     name = MODEL_NAME
     dimension = DIMENSION
 
-    def __init__(self, folder: Path, max_length: int, sha256: str = "") -> None:
+    def __init__(self, folder: Path, max_length: int, sha256: str = "", prepack: bool = True) -> None:
         self.folder = Path(folder)
         self.max_length = int(max_length)
         self.sha256 = sha256
@@ -176,7 +185,7 @@ class OnnxEncoder:
         tokenizer.enable_truncation(max_length=self.max_length, strategy="longest_first", direction="right")
         self._tokenizer = tokenizer
         try:
-            session = ort.InferenceSession(str(self.folder / GRAPH), session_options(ort),
+            session = ort.InferenceSession(str(self.folder / GRAPH), session_options(ort, prepack=prepack),
                                            providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own Fail / InvalidProtobuf / InvalidGraph
             raise QueryModelError(f"the query model cannot be loaded ({type(exc).__name__}: {str(exc)[:200]})") from None
@@ -267,20 +276,21 @@ class OnnxEncoder:
         return out, tokens
 
 
-def open_query_encoder(entry: object, index_folder: Path, verify: bool = True) -> OnnxEncoder:
+def open_query_encoder(entry: object, index_folder: Path, verify: bool = True, prepack: bool = True) -> OnnxEncoder:
     """The ONNX query encoder a manifest's ``query_model`` entry describes, checked.
 
     Args:
         entry: the manifest's ``query_model`` value.
         index_folder: the index folder the model folder lies in.
-        verify: check every file's sha256 first (the default; reads ~90 MB).
+        verify: check every file's sha256 first (the default; reads ~90 MB unless stamped).
+        prepack: see :func:`session_options`.
 
     Raises:
         QueryModelError: the model is missing, damaged, or cannot run here.
     """
     folder = verify_files(entry, index_folder) if verify else check_entry(entry, index_folder)
     assert isinstance(entry, dict)  # checked above
-    return OnnxEncoder(folder, entry["max_length"], str(entry.get("sha256", "")))
+    return OnnxEncoder(folder, entry["max_length"], str(entry.get("sha256", "")), prepack=prepack)
 
 
 def describe(entry: object) -> str:

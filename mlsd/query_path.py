@@ -74,13 +74,15 @@ def entry_for_build(embedder: Any, folder: Path) -> dict | None:
 
 
 def open_query_path(index: Any, embedder: TextEmbedder,
-                    on_fallback: Callable[[str], None] | None = None) -> tuple[Any, str]:
+                    on_fallback: Callable[[str], None] | None = None, few_queries: bool = False) -> tuple[Any, str]:
     """The encoder search should encode queries with, and a status line saying which.
 
     Args:
         index: the loaded index (:class:`mlsd.index.LoadedIndex`): its manifest and folder.
         embedder: the build-time embedder (sentence-transformers, or the HashingEmbedder).
         on_fallback: told why, before the fallback loads sentence-transformers and exports.
+        few_queries: the process encodes a query or two (``mlsd search "..."``): the ONNX session
+            skips weight prepacking, cheaper to create, slower per query.
 
     Returns:
         ``(encoder, status)``: the ONNX encoder and ``"onnx"``; the embedder itself when it has
@@ -92,7 +94,7 @@ def open_query_path(index: Any, embedder: TextEmbedder,
     if os.environ.get(QUERY_ENCODER_ENV, "").strip().lower() == "sentence-transformers":
         return embedder, f"sentence-transformers ({QUERY_ENCODER_ENV})"
     try:
-        return open_query_encoder(index.manifest.get("query_model"), index.folder), "onnx"
+        return open_query_encoder(index.manifest.get("query_model"), index.folder, prepack=not few_queries), "onnx"
     except QueryModelError as exc:
         reason = str(exc)
     if on_fallback is not None:

@@ -1,8 +1,9 @@
 """Semantic, keyword and hybrid search over every item, and related items.
 
 - Semantic: the query's embedding against the FAISS index (cosine on unit vectors).
-- Keyword: BM25 (the ``bm25s`` library) over the same text that is embedded, with English
-  stop words removed and Snowball stemming, so "recommendations" matches "recommendation".
+- Keyword: BM25 (``mlsd.bm25``: the scores of the ``bm25s`` library without importing it) over
+  the same text that is embedded, with English stop words removed and Snowball stemming, so
+  "recommendations" matches "recommendation".
 - Hybrid (default): reciprocal rank fusion, ``sum(1 / (60 + rank))`` over the semantic
   ranking and a *gated* keyword ranking. RRF is used rather than mixing raw scores because
   cosine (0..1) and BM25 (unbounded, corpus-dependent) live on different scales; ranks do
@@ -22,9 +23,9 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TypeVar
 
-import bm25s
 import numpy as np
 
+from .bm25 import BM25
 from .embed import TextEmbedder, default_embedder
 from .errors import QueryError
 from .index import LoadedIndex, open_index
@@ -138,8 +139,7 @@ class SearchEngine:
             for stem in stems:
                 document_frequency[stem] = document_frequency.get(stem, 0) + 1
         self._document_frequency = document_frequency
-        self._bm25 = bm25s.BM25()
-        self._bm25.index([t or [""] for t in tokens], show_progress=False)
+        self._bm25 = BM25(tokens)
         # Columns for vectorized filtering.
         self._types = np.array([i.type for i in self.items])
         self._companies = np.array([i.company or "" for i in self.items], dtype=object)
@@ -421,17 +421,19 @@ def open_engine(
     progress: Callable[[int, int], None] | None = None,
     on_rebuild: Callable[[str], None] | None = None,
     on_query_fallback: Callable[[str], None] | None = None,
+    few_queries: bool = False,
 ) -> SearchEngine:
     """A search engine over the corpus, its index loaded, or rebuilt when missing or stale
     (see :func:`mlsd.index.open_index`; the reason is in ``engine.index.status``).
 
     Queries are encoded by the ONNX export beside the index when it checks, else by the
     embedder, and the export is made again (:mod:`mlsd.query_path`; ``engine.query_status``
-    says which, ``on_query_fallback`` is told why before the fallback)."""
+    says which, ``on_query_fallback`` is told why before the fallback). ``few_queries``: the
+    engine answers a query or two, so the encoder is made cheap to open (mlsd.query_path)."""
     from .query_path import open_query_path
 
     embedder = embedder or default_embedder()
     index = open_index(list(corpus.items), corpus.data_hash, embedder, folder, force=force, progress=progress,
                        on_rebuild=on_rebuild)
-    query_encoder, status = open_query_path(index, embedder, on_query_fallback)
+    query_encoder, status = open_query_path(index, embedder, on_query_fallback, few_queries=few_queries)
     return SearchEngine(corpus, index, embedder, query_encoder, status)

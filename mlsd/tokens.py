@@ -11,14 +11,18 @@ import threading
 from collections.abc import Sequence
 
 import Stemmer
-from bm25s.stopwords import STOPWORDS_EN
 
 # A letter/letter compound ("A/B", "I/O") is one word: split, both halves are dropped (a stop
 # word, single letters), so "A/B testing" searched "testing" alone.
 _TOKEN = re.compile(r"\b[^\W\d_]/[^\W\d_]\b|\w+", re.UNICODE)
-# bm25s's list is short (no "you", "can", "from", "each"...): function words like these made
-# BM25 match documents on words that carry no meaning.
-_STOPWORDS = frozenset(STOPWORDS_EN) | frozenset("""
+# bm25s's English list (``bm25s.stopwords.STOPWORDS_EN``, copied: importing bm25s pulls in scipy,
+# a third of a cold search; a test checks the copy) is short (no "you", "can", "from", "each"...):
+# function words like these made BM25 match documents on words that carry no meaning.
+BM25S_STOPWORDS = frozenset("""
+    a an and are as at be but by for if in into is it no not of on or such that the their then there
+    these they this to was will with
+""".split())
+_STOPWORDS = BM25S_STOPWORDS | frozenset("""
     a about above after again against all also am an any anyone anything are around as at be
     because been before being below between both but by can could did do does doing down during
     each else ever every few for from further get gets getting had has have having he her here

@@ -1,16 +1,17 @@
 """Tables and texts built from the corpus and the user's progress, for the pages to show.
 
-pandas lives here (and in the pages), so the command line and the search path never import it.
+pandas lives here (and in the pages), so the command line and the search path never import it;
+it is imported by the functions that build tables, on first use, so a page that only shows
+search results answers without it (importing pandas took seconds on a loaded machine).
 """
 
 from __future__ import annotations
 
 import html
 import re
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
-
-import pandas as pd
 
 from .model import KIND_LABELS, Corpus, Item, Question, Resource, Rubric, Step
 from .practice import SCORE_LABELS, PracticeSession, Score, session_score, step_budgets, step_scores
@@ -18,6 +19,8 @@ from .progress import Reading, resource_key
 from .sketch import is_dot
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .search import Hit, SearchEngine
 
 NO_COMPANY = "General"  # the company column of a resource that names no company
@@ -26,6 +29,8 @@ CORE_LIST = "Core list"  # the bundled case studies, as a source name for people
 
 def resources_frame(corpus: Corpus) -> pd.DataFrame:
     """One row per resource, with display names for company and kind."""
+    import pandas as pd  # on first use: a page that never builds a table never imports it
+
     rows = [
         {
             "id": r.id,
@@ -51,6 +56,8 @@ def resources_frame(corpus: Corpus) -> pd.DataFrame:
 
 def topics_frame(corpus: Corpus) -> pd.DataFrame:
     """One row per topic with its parent, depth and path (for trees and treemaps)."""
+    import pandas as pd  # on first use: a page that never builds a table never imports it
+
     rows = []
     for t in corpus.topics:
         path = corpus.topic_path(t.id)
@@ -186,6 +193,8 @@ def csv_safe(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> pd.Da
         frame: the table to export (or to show in a grid that can export itself).
         columns: only these columns; every text column by default.
     """
+    import pandas as pd  # on first use: a page that never builds a table never imports it
+
     out = frame.copy()
     for column in columns if columns is not None else out.columns:
         if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
@@ -196,13 +205,30 @@ def csv_safe(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> pd.Da
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+def csv_bytes(rows: Sequence[dict]) -> bytes:
+    """Rows as UTF-8 CSV (the first row's keys as the header), text cells made safe as
+    :func:`csv_safe` makes them, None as an empty cell; the standard library's writer, no pandas
+    (the search page builds its export on every search, the first one of a fresh server included).
+    """
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else [], lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v for k, v in row.items()})
+    return buffer.getvalue().encode("utf-8")
+
+
 def html_text(value: object) -> str:
     """Text for Plotly labels, legends and hovers: Plotly renders <a>, <b>, <br>..., so escape them.
 
     Only ``&``, ``<`` and ``>``: Plotly turns ``&amp;``, ``&lt;`` and ``&gt;`` back into the
     characters, but would show ``&quot;`` as it is (quotes cannot open a tag anyway).
     """
-    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+    pandas = sys.modules.get("pandas")  # pd.NA exists only once pandas is imported
+    if value is None or (isinstance(value, float) and value != value) or (pandas is not None and value is pandas.NA):
         return ""
     return html.escape(str(value), quote=False)
 
@@ -250,6 +276,8 @@ def map_frame(engine: SearchEngine) -> pd.DataFrame:
     topic (the root topic's name; "Design flow steps" for steps; "No topic yet" without one)
     and topic_ids.
     """
+    import pandas as pd  # on first use: a page that never builds a table never imports it
+
     corpus = engine.corpus
     rows = []
     for n, item in enumerate(engine.items):
@@ -275,6 +303,8 @@ def filter_map(frame: pd.DataFrame, corpus: Corpus, types: Sequence[str] = (), c
         types: item types; companies: names, aliases or spellings; sources: "bundled" or
             list names; topics: topic ids, each with its subtree. Empty means no filter.
     """
+    import pandas as pd  # on first use: a page that never builds a table never imports it
+
     keep = pd.Series(True, index=frame.index)
     if types:
         keep &= frame["type"].isin(list(types))
