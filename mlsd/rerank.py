@@ -146,12 +146,15 @@ def join(parts: Sequence[tuple[np.ndarray, np.ndarray]], dimension: int) -> Toke
 def query_tokens(encoder: object, query: str) -> tuple[np.ndarray, np.ndarray]:
     """The query's (1, dimension) vector and its (t, dimension) token vectors, from one pass of
     the encoder in use: the ONNX export's ``encode_query_tokens``, else ``encode_with_tokens``
-    (sentence-transformers in the fallback, the HashingEmbedder of the fast tests)."""
+    (sentence-transformers in the fallback, the HashingEmbedder of the fast tests). An encoder
+    with neither gives its ``encode_query`` vector and no tokens (no rerank)."""
     if hasattr(encoder, "encode_query_tokens"):
         vector, tokens = encoder.encode_query_tokens(query)
         return vector, tokens
-    vectors, token_lists = encoder.encode_with_tokens([query])  # type: ignore[attr-defined]
-    return vectors[:1], token_lists[0] if token_lists else _EMPTY
+    if hasattr(encoder, "encode_with_tokens"):
+        vectors, token_lists = encoder.encode_with_tokens([query])
+        return vectors[:1], token_lists[0] if token_lists else _EMPTY
+    return encoder.encode_query(query), _EMPTY  # type: ignore[attr-defined]
 
 
 
