@@ -98,7 +98,8 @@ class ItemsCorpus:
     """What SearchEngine needs from a corpus, for items that do not come from data/*.yaml.
 
     SearchEngine touches: item_by_id (construction); resolve_company, company_name,
-    companies, topic_by_id, step_by_id, topics (check_filters); subtree (topic filters).
+    companies, topic_by_id, step_by_id, topics (check_filters); subtree (topic filters);
+    company_names (the companies a query names, mlsd.mentions).
     """
 
     def __init__(self, items) -> None:
@@ -109,6 +110,7 @@ class ItemsCorpus:
         names = sorted({i.company for i in self.items if i.company})
         self.companies = tuple(Company(re.sub(r"[^a-z0-9]+", "-", n.lower()).strip("-") or "x", n) for n in names)
         self._by_key = {n.casefold(): n for n in names}
+        self.company_names = tuple(names)
         self.topics: tuple = ()
         self.topic_by_id: dict = {}
         self.step_by_id: dict = {}
@@ -182,14 +184,20 @@ def measure_latency(engine, queries: list[str], warmup: list[str], filters: dict
 
 
 class PrecomputedEmbedder:
-    """Stands in for the Embedder with the query vectors computed beforehand, to time what a
-    search costs besides encoding the query (FAISS, BM25, fusion, filters, hits)."""
+    """Stands in for the Embedder with the query vectors (and token vectors, for the rerank)
+    computed beforehand, to time what a search costs besides encoding the query (FAISS, BM25,
+    fusion, the rerank, filters, hits)."""
 
     def __init__(self, embedder, queries: list[str]) -> None:
         self.vectors = {q: embedder.encode_query(q) for q in queries}
+        _, tokens = embedder.encode_with_tokens(queries)
+        self.tokens = dict(zip(queries, tokens))
 
     def encode_query(self, text: str):
         return self.vectors[text]
+
+    def encode_query_tokens(self, text: str):
+        return self.vectors[text], self.tokens[text]
 
 
 def without_encoding(engine, embedder, queries: list[str], warmup: list[str], filters: dict) -> dict:
