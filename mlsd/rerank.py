@@ -125,11 +125,15 @@ def quantize(token_lists: Sequence[np.ndarray], max_tokens: int = MAX_TOKENS,
 
 
 def split(store: TokenStore) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per item, its (int8 rows, float16 scales), copied out of the store (to reuse them)."""
+    """Per item, its (int8 rows, float16 scales), to reuse them in another store (:func:`join`).
+
+    Views, not copies: a rebuild that reuses a memory-mapped store reads each reused row once,
+    when :func:`join` packs the new store, instead of holding a second copy of it.
+    """
     out = []
     for i in range(store.item_count):
         start, end = int(store.offsets[i]), int(store.offsets[i + 1])
-        out.append((np.array(store.tokens[start:end]), np.array(store.scales[start:end])))
+        out.append((store.tokens[start:end], store.scales[start:end]))
     return out
 
 
