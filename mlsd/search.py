@@ -43,6 +43,7 @@ RRF_K = 60
 KEYWORD_GATE = 2 / 3  # share of the query's distinct content words a keyword hit must contain
 T = TypeVar("T", bound=Hashable)
 MAX_QUERY_CHARS = 1000  # longer queries are cut: the model reads 256 tokens anyway
+RERANK_NEEDS_WORDS = True  # rerank only queries whose words the gated keyword ranking found
 COMPANY_BOOST = 0.10  # hybrid score x (1 + this) for the items of a company the query names
 COMPANY_POOL = 10  # a named company's nearest items added to the semantic candidates
 
@@ -351,7 +352,10 @@ class SearchEngine:
             ranked = keyword
         else:
             ranked = fuse([i for i, _ in semantic], [i for i, _ in keyword])
-            if token_vectors is not None and self.index.tokens is not None:
+            # Only when the query's words are found (a keyword hit passed the gate): MaxSim of
+            # MiniLM's token vectors rewards shared surface words, which a paraphrase's answers
+            # lack by definition, and on the bundled paraphrases it promoted look-alikes instead.
+            if token_vectors is not None and self.index.tokens is not None and (keyword or not RERANK_NEEDS_WORDS):
                 ranked = rerank(ranked, late_order(self.index.tokens, token_vectors, [i for i, _ in ranked[:DEPTH]]))
             if named is not None:
                 ranked = boost(ranked, named, COMPANY_BOOST)
