@@ -342,6 +342,7 @@ def test_the_rerank_lifts_the_item_whose_words_match_the_query(engine, without_r
     def position(hits, item_id):
         return ids(hits).index(item_id)
 
+    assert engine.rankings("A/B testing")["keyword_gated"], "the query's words are found: it is reranked"
     before = without_rerank.search("A/B testing", k=10)
     after = engine.search("A/B testing", k=10)
     assert position(before, "interleaving") < position(before, "ab-testing")
@@ -353,6 +354,15 @@ def test_the_rerank_lifts_the_item_whose_words_match_the_query(engine, without_r
     assert maxsim[0] > maxsim[1]
     scores = [h.score for h in after]
     assert scores == sorted(scores, reverse=True) and scores[0] <= 1.0
+
+
+@pytest.mark.parametrize("query", ["pitting two variants against each other on separate slices of the audience",
+                                   "suggestions for someone who just signed up"])
+def test_a_paraphrase_whose_words_no_item_holds_is_not_reranked(engine, without_rerank, query):
+    # no keyword hit passes the gate: MaxSim, which rewards shared surface words, is left out
+    assert engine.rankings(query)["keyword_gated"] == []
+    assert [(h.id, h.score) for h in engine.search(query, k=20)] == [
+        (h.id, h.score) for h in without_rerank.search(query, k=20)]
 
 
 @pytest.mark.parametrize("mode", ["semantic", "keyword"])
