@@ -46,7 +46,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-CSV_PATH = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "case-studies" / "case_studies.csv"
+
+
+def _corpora() -> Path:
+    """$MLSD_CORPORA, else a `shared/corpora` beside the project or its parent folder (a worktree
+    lies one level deeper), as eval_search.py finds it."""
+    if os.environ.get("MLSD_CORPORA", "").strip():
+        return Path(os.environ["MLSD_CORPORA"]).expanduser()
+    for base in (ROOT.parent, ROOT.parent.parent):
+        if (base / "shared" / "corpora").is_dir():
+            return base / "shared" / "corpora"
+    return ROOT.parent / "shared" / "corpora"
+
+
+CSV_PATH = _corpora() / "case-studies" / "case_studies.csv"
 QUERIES_FILE = Path(__file__).resolve().parent / "queries.yaml"
 TARGETS = {
     "hybrid_p50_ms_bundled": 20.0,
@@ -127,7 +140,7 @@ class ItemsCorpus:
 
 def csv_items():
     """One resource Item per case-study row (the CSV is read in place, never copied)."""
-    from mlsd.corpus import Item
+    from mlsd.model import Item
 
     items = []
     with open(CSV_PATH, encoding="utf-8", newline="") as handle:
@@ -284,9 +297,10 @@ def synthetic_items(n: int, workdir: Path, seed: int = 7):
     """n synthetic items and unit vectors derived from the real items (see module docstring)."""
     import numpy as np
 
-    from mlsd.corpus import Item, load_corpus
+    from mlsd.corpus import load_corpus
     from mlsd.embed import Embedder
     from mlsd.index import build_index
+    from mlsd.model import Item
 
     embedder = Embedder().load()
     corpus = load_corpus()
