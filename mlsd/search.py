@@ -13,8 +13,9 @@
   pulled hybrid far below semantic on paraphrases (nDCG@10 0.25 vs 0.74 in
   benchmarks/eval_search.py); gated, hybrid is at least as good as the better of the two
   on every query style. A query that no word matches is answered by semantics alone.
-  The fused top 50 is then reranked by late interaction (MiniLM's token vectors, MaxSim,
-  fused with the hybrid rank by the same RRF: :mod:`mlsd.rerank`), and a query that names a
+  When a keyword hit passed the gate, the fused top 50 is then reranked by late interaction
+  (MiniLM's token vectors, MaxSim, fused with the hybrid rank by the same RRF: :mod:`mlsd.rerank`;
+  on paraphrases it promoted look-alikes, so they are left as they were), and a query that names a
   company of the library (:mod:`mlsd.mentions`) brings that company's nearest items into the
   candidates and boosts them by ``COMPANY_BOOST``: "Uber ETA prediction" ranked a DoorDash
   post above Uber's own. Semantic and keyword modes are each one signal, unchanged.
