@@ -402,7 +402,8 @@ def test_killed_build_leaves_the_previous_index_usable(work, embedder, pristine,
     assert (work.folder / MANIFEST).read_bytes() == before
     new_files = index_files(work.folder) - old_files
     if when == "before-manifest":
-        assert {n.split("-", 1)[0] for n in new_files} == {"vectors", "items", "projection"}
+        assert {n.split("-", 1)[0] for n in new_files} == {"vectors", "items", "projection", "tokens", "token_scales",
+                                                           "token_offsets"}
     else:
         assert new_files == set()
     assert old_files <= index_files(work.folder)
