@@ -46,9 +46,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-# $MLSD_CASE_STUDIES_CSV names it where the project is not checked out beside shared/ (a worktree).
-CSV_PATH = Path(os.environ.get("MLSD_CASE_STUDIES_CSV") or
-                Path(__file__).resolve().parents[2] / "shared" / "corpora" / "case-studies" / "case_studies.csv")
+
+
+def _corpora() -> Path:
+    """$MLSD_CORPORA, else a `shared/corpora` beside the project or its parent folder (a worktree
+    lies one level deeper), as eval_search.py finds it."""
+    if os.environ.get("MLSD_CORPORA", "").strip():
+        return Path(os.environ["MLSD_CORPORA"]).expanduser()
+    for base in (ROOT.parent, ROOT.parent.parent):
+        if (base / "shared" / "corpora").is_dir():
+            return base / "shared" / "corpora"
+    return ROOT.parent / "shared" / "corpora"
+
+
+CSV_PATH = _corpora() / "case-studies" / "case_studies.csv"
 QUERIES_FILE = Path(__file__).resolve().parent / "queries.yaml"
 TARGETS = {
     "hybrid_p50_ms_bundled": 20.0,
@@ -100,7 +111,8 @@ class ItemsCorpus:
     """What SearchEngine needs from a corpus, for items that do not come from data/*.yaml.
 
     SearchEngine touches: item_by_id (construction); resolve_company, company_name,
-    companies, topic_by_id, step_by_id, topics (check_filters); subtree (topic filters).
+    companies, topic_by_id, step_by_id, topics (check_filters); subtree (topic filters);
+    company_names (the companies a query names, mlsd.mentions).
     """
 
     def __init__(self, items) -> None:
@@ -111,6 +123,7 @@ class ItemsCorpus:
         names = sorted({i.company for i in self.items if i.company})
         self.companies = tuple(Company(re.sub(r"[^a-z0-9]+", "-", n.lower()).strip("-") or "x", n) for n in names)
         self._by_key = {n.casefold(): n for n in names}
+        self.company_names = tuple(names)
         self.topics: tuple = ()
         self.topic_by_id: dict = {}
         self.step_by_id: dict = {}
@@ -184,14 +197,20 @@ def measure_latency(engine, queries: list[str], warmup: list[str], filters: dict
 
 
 class PrecomputedEmbedder:
-    """Stands in for the Embedder with the query vectors computed beforehand, to time what a
-    search costs besides encoding the query (FAISS, BM25, fusion, filters, hits)."""
+    """Stands in for the Embedder with the query vectors (and token vectors, for the rerank)
+    computed beforehand, to time what a search costs besides encoding the query (FAISS, BM25,
+    fusion, the rerank, filters, hits)."""
 
     def __init__(self, embedder, queries: list[str]) -> None:
         self.vectors = {q: embedder.encode_query(q) for q in queries}
+        _, tokens = embedder.encode_with_tokens(queries)
+        self.tokens = dict(zip(queries, tokens))
 
     def encode_query(self, text: str):
         return self.vectors[text]
+
+    def encode_query_tokens(self, text: str):
+        return self.vectors[text], self.tokens[text]
 
 
 def without_encoding(engine, embedder, queries: list[str], warmup: list[str], filters: dict) -> dict:
@@ -278,9 +297,10 @@ def synthetic_items(n: int, workdir: Path, seed: int = 7):
     """n synthetic items and unit vectors derived from the real items (see module docstring)."""
     import numpy as np
 
-    from mlsd.corpus import Item, load_corpus
+    from mlsd.corpus import load_corpus
     from mlsd.embed import Embedder
     from mlsd.index import build_index
+    from mlsd.model import Item
 
     embedder = Embedder().load()
     corpus = load_corpus()

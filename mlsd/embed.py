@@ -133,27 +133,34 @@ class Embedder:
         """Encode one query into a (1, 384) array."""
         return self.encode([text], batch_size=1)
 
-    def encode_with_tokens(self, texts: Sequence[str], batch_size: int = 32,
+    def encode_with_tokens(self, texts: Sequence[str], batch_size: int = 64,
                            progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
         """Sentence vectors and each text's token vectors from one forward pass, as
-        :meth:`mlsd.query_encoder.OnnxEncoder.encode_with_tokens` gives them (the fallback's form).
+        :meth:`mlsd.query_encoder.OnnxEncoder.encode_with_tokens` gives them. What the index
+        build uses (:func:`mlsd.index.embed_items_with_tokens`): the rerank's token vectors
+        cost no second pass.
 
         The sentence vector is the normalized mean of every token vector ([CLS] and [SEP]
         included), which is what the model's pooling computes; the token vectors returned leave
-        [CLS] and [SEP] out and are L2-normalized.
+        [CLS] and [SEP] out and are L2-normalized. Batches in length order, as :meth:`encode`.
         """
         self.load()
-        with self._lock:
-            hidden = self._model.encode(list(texts), batch_size=batch_size, output_value="token_embeddings",
-                                        convert_to_numpy=False, show_progress_bar=False)
-        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        tokens = []
-        for n, states in enumerate(hidden):
-            states = states.float().numpy()  # (tokens in the window, 384), [CLS] first and [SEP] last
-            vectors[n] = _unit(states.mean(axis=0, keepdims=True))[0]
-            tokens.append(_unit(states[1:-1]))
-        if progress is not None and len(texts):
-            progress(len(texts), len(texts))
+        total = len(texts)
+        vectors = np.zeros((total, self.dimension), dtype=np.float32)
+        tokens: list[np.ndarray] = [np.zeros((0, self.dimension), dtype=np.float32)] * total
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        for start in range(0, total, batch_size):
+            rows = order[start : start + batch_size]
+            with self._lock:
+                hidden = self._model.encode([texts[i] for i in rows], batch_size=batch_size,
+                                            output_value="token_embeddings", convert_to_numpy=False,
+                                            show_progress_bar=False)
+            for i, states in zip(rows, hidden):
+                states = states.float().numpy()  # (tokens in the window, 384), [CLS] first and [SEP] last
+                vectors[i] = _unit(states.mean(axis=0, keepdims=True))[0]
+                tokens[i] = _unit(states[1:-1])
+            if progress is not None:
+                progress(min(start + batch_size, total), total)
         return vectors, tokens
 
     @property

@@ -7,6 +7,10 @@ Layout of the index folder (``$MLSD_HOME/index`` or the project's ``index/``)::
                              embedded texts (``Item.embedded_texts()``: full text, summary)
     items-<sha12>.json       item ids in vector order, with a hash of the texts embedded
     projection-<sha12>.npy   2-D PCA coordinates of every item, for the map
+    tokens-<sha12>.npy, token_scales-<sha12>.npy, token_offsets-<sha12>.npy
+                             every item's token vectors for the late-interaction rerank
+                             (int8, a float16 scale per token, per-item offsets: mlsd.rerank),
+                             memory-mapped on load
     query-<sha12>/           the model exported to ONNX for the torch-free query encoder
                              (mlsd.query_path; absent for the HashingEmbedder)
     manifest.json            written last: names the files above and their sha256
@@ -36,6 +40,7 @@ from .errors import IndexStaleError, SearchIndexError
 from .files import atomic_write_bytes
 from .manifest import MANIFEST, file_sha256, manifest_files, read_manifest, stored_items
 from .model import Item
+from .rerank import MAX_TOKENS, TokenStore, join, quantize, split
 from .version import __version__
 
 if TYPE_CHECKING:
@@ -43,7 +48,9 @@ if TYPE_CHECKING:
 
 # 2: one vector per item from two texts (full text and summary), text_sha over both.
 # Version 1 indexes are rebuilt, and their vectors (of the full text alone) never reused.
-FORMAT_VERSION = 2
+# 3: plus every item's token vectors (mlsd.rerank). A version 2 index has none: it is rebuilt,
+# and its vectors are not reused (the tokens come from the same forward pass anyway).
+FORMAT_VERSION = 3
 # Up to this many vectors an exact flat scan answers in a few milliseconds on 2 cores
 # (measured: benchmarks/bench_search.py); beyond it HNSW keeps latency flat.
 FLAT_MAX_ITEMS = 50_000
@@ -76,6 +83,8 @@ class LoadedIndex:
         folder: where it lives.
         status: ``loaded``, or how it came to be rebuilt (``rebuilt: the data changed ...``).
         flat_vectors: the vectors of a flat index read without FAISS (``faiss_index`` None).
+        tokens: every item's token vectors for the rerank; None for an index written without
+            them (synthetic benchmark corpora), which hybrid search then does not rerank.
     """
 
     faiss_index: faiss.Index | None
@@ -85,6 +94,7 @@ class LoadedIndex:
     folder: Path
     status: str = "loaded"
     flat_vectors: np.ndarray | None = None
+    tokens: TokenStore | None = None
 
     def __post_init__(self) -> None:
         index = self.faiss_index
@@ -161,8 +171,19 @@ def embed_items(items: Sequence[Item], embedder: TextEmbedder, progress: Progres
     they were with a single text, and the inner product stays a cosine. ``progress`` is
     called with (items done, items).
     """
+    return embed_items_with_tokens(items, embedder, progress, with_tokens=False)[0]
+
+
+def embed_items_with_tokens(items: Sequence[Item], embedder: TextEmbedder, progress: Progress | None = None,
+                            with_tokens: bool = True) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Each item's unit vector (see :func:`embed_items`) and, from the same forward pass, the
+    token vectors of its full text (``embedding_text()``, the first embedded text), at most
+    ``MAX_TOKENS`` of them: what the rerank compares a query's tokens with.
+
+    An embedder without ``encode_with_tokens`` gives no tokens (empty lists).
+    """
     if len(items) == 0:
-        return np.zeros((0, DIMENSION), dtype=np.float32)
+        return np.zeros((0, DIMENSION), dtype=np.float32), []
     texts_of = [item.embedded_texts() for item in items]
     flat = [t for texts in texts_of for t in texts]
     ends = np.cumsum([len(texts) for texts in texts_of])  # index in flat after each item's texts
@@ -170,11 +191,17 @@ def embed_items(items: Sequence[Item], embedder: TextEmbedder, progress: Progres
     if progress is not None:
         def report(done: int, _total: int) -> None:
             progress(int(np.searchsorted(ends, done, side="right")), len(items))
-    encoded = embedder.encode(flat, progress=report)
     starts = np.concatenate([[0], ends[:-1]])
+    encode_with_tokens = getattr(embedder, "encode_with_tokens", None) if with_tokens else None
+    if encode_with_tokens is not None:
+        encoded, token_lists = encode_with_tokens(flat, progress=report)
+        tokens = [np.asarray(token_lists[int(start)][:MAX_TOKENS], dtype=np.float32) for start in starts]
+    else:
+        encoded = embedder.encode(flat, progress=report)
+        tokens = [np.zeros((0, DIMENSION), dtype=np.float32) for _ in items]
     summed = np.add.reduceat(encoded, starts, axis=0)
     norms = np.linalg.norm(summed, axis=1, keepdims=True)
-    return np.ascontiguousarray(summed / np.maximum(norms, 1e-12), dtype=np.float32)
+    return np.ascontiguousarray(summed / np.maximum(norms, 1e-12), dtype=np.float32), tokens
 
 
 def make_faiss_index(vectors: np.ndarray) -> faiss.Index:
@@ -239,6 +266,7 @@ def load_index(items: Sequence[Item], data_sha256: str, folder: Path | None = No
             index = _faiss().read_index(str(files["vectors"][0]))
         stored = stored_items(files["items"][0])
         projection = np.load(files["projection"][0], allow_pickle=False)
+        tokens = _load_tokens(files)
     except IndexStaleError:
         raise
     except Exception as exc:  # faiss raises RuntimeError, json ValueError, numpy ValueError/OSError
@@ -253,33 +281,53 @@ def load_index(items: Sequence[Item], data_sha256: str, folder: Path | None = No
         raise IndexStaleError("the index and its manifest disagree on the number of items")
     if getattr(projection, "shape", None) != (len(ids), 2):
         raise IndexStaleError("the index's map projection does not match its items")
+    problem = tokens.check(len(ids), DIMENSION) if tokens is not None else None
+    if problem:
+        raise IndexStaleError(problem)
     current = [(item.id, item_text_hash(item)) for item in items]
     if current != stored:
         raise IndexStaleError("the items in the index differ from the current data")
-    return LoadedIndex(index, ids, projection, manifest, folder, flat_vectors=vectors)
+    return LoadedIndex(index, ids, projection, manifest, folder, flat_vectors=vectors, tokens=tokens)
 
 
-def _previous_vectors(folder: Path, model: str) -> dict[str, np.ndarray]:
-    """Vectors of the last good index, by text hash, so unchanged items are not re-encoded."""
+def _load_tokens(files: dict[str, tuple[Path, str]]) -> TokenStore | None:
+    """The token store the manifest lists, memory-mapped (read-only); None when it lists none."""
+    if "tokens" not in files:
+        return None
+    return TokenStore(np.load(files["tokens"][0], mmap_mode="r", allow_pickle=False),
+                      np.load(files["token_scales"][0], allow_pickle=False),
+                      np.load(files["token_offsets"][0], allow_pickle=False))
+
+
+Known = dict[str, tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]]
+
+
+def _previous_vectors(folder: Path, model: str) -> Known:
+    """Vectors and token vectors of the last good index, by text hash, so unchanged items are
+    not re-encoded (an index without tokens gives nothing to reuse)."""
     try:
         manifest = read_manifest(folder)
         if not manifest or any(manifest.get(k) != v for k, v in
                                (("format_version", FORMAT_VERSION), ("model", model), ("dimension", DIMENSION))):
             return {}
         files = manifest_files(manifest, folder)
+        if "tokens" not in files:
+            return {}
         # Never reuse vectors from damaged files: check them against the manifest first.
-        for role in ("vectors", "items"):
+        for role in ("vectors", "items", "tokens", "token_scales", "token_offsets"):
             path, sha = files[role]
             if file_sha256(path) != sha:
                 return {}
         index = _faiss().read_index(str(files["vectors"][0]))
         stored = stored_items(files["items"][0])
-        if index.ntotal != len(stored) or index.d != DIMENSION:
+        tokens = _load_tokens(files)
+        if index.ntotal != len(stored) or index.d != DIMENSION or tokens is None or tokens.check(len(stored), DIMENSION):
             return {}
         vectors = index.reconstruct_n(0, index.ntotal)
         norms = np.linalg.norm(vectors, axis=1)
         usable = np.isfinite(vectors).all(axis=1) & (np.abs(norms - 1.0) < 1e-3)
-        return {text_sha: vectors[i] for i, (_id, text_sha) in enumerate(stored) if usable[i]}
+        parts = split(tokens)
+        return {text_sha: (vectors[i], parts[i]) for i, (_id, text_sha) in enumerate(stored) if usable[i]}
     except Exception:  # any damage just means: encode everything again
         return {}
 
@@ -291,6 +339,7 @@ class ItemVectors:
     vectors: np.ndarray
     encoded: int
     hashes: tuple[str, ...]  # the items' text hashes: the vectors fit items whose texts hash alike
+    tokens: tuple[tuple[np.ndarray, np.ndarray], ...]  # each item's int8 token rows and scales (mlsd.rerank)
 
 
 def item_vectors(items: Sequence[Item], embedder: TextEmbedder, folder: Path | None = None,
@@ -310,14 +359,19 @@ def item_vectors(items: Sequence[Item], embedder: TextEmbedder, folder: Path | N
     known = _previous_vectors(folder, embedder.name) if reuse else {}
     missing = [i for i, h in enumerate(hashes) if h not in known]
     vectors = np.zeros((len(items), DIMENSION), dtype=np.float32)
+    empty = (np.zeros((0, DIMENSION), dtype=np.int8), np.zeros(0, dtype=np.float16))
+    parts = [empty] * len(items)
     for i, h in enumerate(hashes):
         if h in known:
-            vectors[i] = known[h]
+            vectors[i], parts[i] = known[h]
     if missing:
-        vectors[missing] = embed_items([items[i] for i in missing], embedder, progress=progress)
+        new_vectors, new_tokens = embed_items_with_tokens([items[i] for i in missing], embedder, progress=progress)
+        vectors[missing] = new_vectors
+        for i, part in zip(missing, split(quantize(new_tokens, dimension=DIMENSION))):
+            parts[i] = part
     elif progress is not None:
         progress(len(items), len(items))
-    return ItemVectors(vectors, len(missing), tuple(hashes))
+    return ItemVectors(vectors, len(missing), tuple(hashes), tuple(parts))
 
 
 def build_index(
@@ -349,15 +403,16 @@ def build_index(
     if vectors is None:
         vectors = item_vectors(items, embedder, folder, progress=progress, reuse=reuse)
     hashes = [item_text_hash(item) for item in items]
-    if vectors.vectors.shape != (len(items), DIMENSION) or list(vectors.hashes) != hashes:
+    if (vectors.vectors.shape != (len(items), DIMENSION) or list(vectors.hashes) != hashes
+            or len(vectors.tokens) != len(items)):
         raise SearchIndexError("the vectors given were computed for other items (or other texts) than these")
     from .query_path import entry_for_build  # the torch-free query encoder, exported by this model
 
     return write_index(
         vectors.vectors, [item.id for item in items], hashes, data_sha256, folder,
         extra={"encoded": vectors.encoded, "reused": len(items) - vectors.encoded, "build_seconds": None,
-               "query_model": entry_for_build(embedder, folder)},
-        started=started, model=embedder.name,
+               "query_model": entry_for_build(embedder, folder), "max_tokens_per_item": MAX_TOKENS},
+        started=started, model=embedder.name, tokens=join(list(vectors.tokens), DIMENSION),
     )
 
 
@@ -370,11 +425,13 @@ def write_index(
     extra: dict | None = None,
     started: float | None = None,
     model: str = MODEL_NAME,
+    tokens: TokenStore | None = None,
 ) -> LoadedIndex:
-    """Write vectors, ids and projection under content-addressed names, then the manifest.
+    """Write vectors, ids, projection and token store under content-addressed names, then the manifest.
 
     Args:
         model: the name of the embedder that made the vectors, recorded in the manifest.
+        tokens: the items' token vectors for the rerank (None: an index searched without it).
     """
     index = make_faiss_index(vectors)
     projection = project_2d(vectors)
@@ -383,6 +440,13 @@ def write_index(
         "items": ("json", json.dumps([{"id": i, "text_sha": h} for i, h in zip(ids, hashes)]).encode("utf-8")),
         "projection": ("npy", _npy_bytes(projection)),
     }
+    if tokens is not None:
+        problem = tokens.check(len(ids), DIMENSION)
+        if problem:
+            raise SearchIndexError(f"cannot write the index: {problem}")
+        blobs.update({"tokens": ("npy", _npy_bytes(np.asarray(tokens.tokens))),
+                      "token_scales": ("npy", _npy_bytes(np.asarray(tokens.scales))),
+                      "token_offsets": ("npy", _npy_bytes(np.asarray(tokens.offsets)))})
     files = {}
     try:
         for role, (suffix, data) in blobs.items():
@@ -415,7 +479,8 @@ def write_index(
 
     query_model = manifest.get("query_model")
     remove_unreferenced_models(folder, query_model.get("folder") if isinstance(query_model, dict) else None)
-    return LoadedIndex(index, list(ids), projection, manifest, folder)
+    loaded_tokens = _load_tokens({role: (folder / entry["name"], entry["sha256"]) for role, entry in files.items()})
+    return LoadedIndex(index, list(ids), projection, manifest, folder, tokens=loaded_tokens)
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -432,8 +497,8 @@ def _remove_unreferenced(folder: Path, keep: set[str]) -> None:
         stem = path.name.split("-", 1)[0]
         if path.name in keep or path.name == MANIFEST:
             continue
-        stale_temp = path.name.startswith((".vectors", ".items", ".projection", ".manifest")) and _age(path) > 3600
-        if stem in {"vectors", "items", "projection"} or stale_temp:
+        stale_temp = path.name.startswith((".vectors", ".items", ".projection", ".token", ".manifest")) and _age(path) > 3600
+        if stem in {"vectors", "items", "projection", "tokens", "token_scales", "token_offsets"} or stale_temp:
             try:
                 path.unlink()
             except OSError:

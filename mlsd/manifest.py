@@ -41,14 +41,18 @@ def read_manifest(folder: Path) -> dict | None:
 
 
 ROLES = {"vectors": "faiss", "items": "json", "projection": "npy"}
+# The late-interaction rerank's token store (mlsd.rerank): every build lists all three; an index
+# written without them (bench_search.py's synthetic corpora) is searched without the rerank.
+TOKEN_ROLES = {"tokens": "npy", "token_scales": "npy", "token_offsets": "npy"}
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def manifest_files(manifest: dict, folder: Path) -> dict[str, tuple[Path, str]]:
     """The index files a manifest names, checked: ``role -> (path, sha256)``.
 
-    Anything but the three files ``<role>-<sha12>.<suffix>`` in the index folder, each with a
-    sha256, makes the index stale (and so rebuilt), never an exception of another kind.
+    Anything but the three files ``<role>-<sha12>.<suffix>`` in the index folder (and the three
+    token files, all or none), each with a sha256, makes the index stale (and so rebuilt), never
+    an exception of another kind.
 
     Raises:
         IndexStaleError: the manifest's file list is missing or malformed.
@@ -57,7 +61,12 @@ def manifest_files(manifest: dict, folder: Path) -> dict[str, tuple[Path, str]]:
     if not isinstance(files, dict) or not set(ROLES) <= files.keys():
         raise IndexStaleError("the manifest does not list the index files")
     found = {}
-    for role, suffix in ROLES.items():
+    roles = dict(ROLES)
+    if TOKEN_ROLES.keys() & files.keys():
+        if not set(TOKEN_ROLES) <= files.keys():
+            raise IndexStaleError("the manifest lists only some of the token files")
+        roles.update(TOKEN_ROLES)
+    for role, suffix in roles.items():
         entry = files[role]
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not isinstance(entry.get("sha256"), str):
             raise IndexStaleError(f"the manifest's entry for {role!r} is malformed")

@@ -14,6 +14,12 @@
   pulled hybrid far below semantic on paraphrases (nDCG@10 0.25 vs 0.74 in
   benchmarks/eval_search.py); gated, hybrid is at least as good as the better of the two
   on every query style. A query that no word matches is answered by semantics alone.
+  When a keyword hit passed the gate, the fused top 50 is then reranked by late interaction
+  (MiniLM's token vectors, MaxSim, fused with the hybrid rank by the same RRF: :mod:`mlsd.rerank`;
+  on paraphrases it promoted look-alikes, so they are left as they were), and a query that names a
+  company of the library (:mod:`mlsd.mentions`) brings that company's nearest items into the
+  candidates and boosts them by ``COMPANY_BOOST``: "Uber ETA prediction" ranked a DoorDash
+  post above Uber's own. Semantic and keyword modes are each one signal, unchanged.
 """
 
 from __future__ import annotations
@@ -29,7 +35,9 @@ from .bm25 import BM25
 from .embed import TextEmbedder, default_embedder
 from .errors import QueryError
 from .index import LoadedIndex, open_index
+from .mentions import mentions
 from .model import ITEM_TYPES, KIND_LABELS, KINDS, MODES, Corpus, Item
+from .rerank import DEPTH, late_order, query_tokens
 from .strength import level, strength
 from .tokens import Tokenizer
 
@@ -37,6 +45,9 @@ RRF_K = 60
 KEYWORD_GATE = 2 / 3  # share of the query's distinct content words a keyword hit must contain
 T = TypeVar("T", bound=Hashable)
 MAX_QUERY_CHARS = 1000  # longer queries are cut: the model reads 256 tokens anyway
+RERANK_NEEDS_WORDS = True  # rerank only queries whose words the gated keyword ranking found
+COMPANY_BOOST = 0.10  # hybrid score x (1 + this) for the items of a company the query names
+COMPANY_POOL = 10  # a named company's nearest items added to the semantic candidates
 
 @dataclass
 class Filters:
@@ -99,6 +110,24 @@ class Hit:
         return asdict(self)
 
 
+def rerank(ranked: Sequence[tuple[T, float]], late: Sequence[T]) -> list[tuple[T, float]]:
+    """Fuse a ranking's head with another order of that head (the late-interaction rerank's,
+    :mod:`mlsd.rerank`) by the same equal-weight RRF as :func:`fuse`; the rest keep their order
+    after it, scored by their rank alone (so below every fused one)."""
+    if not late:
+        return list(ranked)
+    depth = len(late)
+    best = 2.0 / (RRF_K + 1)
+    tail = [(i, (1.0 / (RRF_K + rank)) / best) for rank, (i, _) in enumerate(ranked[depth:], start=depth + 1)]
+    return fuse([i for i, _ in ranked[:depth]], late) + tail
+
+
+def boost(ranked: Sequence[tuple[int, float]], chosen: np.ndarray, factor: float) -> list[tuple[int, float]]:
+    """Scores of the chosen positions times ``1 + factor``, re-sorted (ties keep their order)."""
+    boosted = [(i, s * (1.0 + factor) if chosen[i] else s) for i, s in ranked]
+    return sorted(boosted, key=lambda p: -p[1])
+
+
 def fuse(semantic: Sequence[T], keyword: Sequence[T], k: int = RRF_K) -> list[tuple[T, float]]:
     """Reciprocal rank fusion of two rankings (best first): ``sum(1 / (k + rank))`` per id.
 
@@ -145,6 +174,7 @@ class SearchEngine:
         self._companies = np.array([i.company or "" for i in self.items], dtype=object)
         self._kinds = np.array([i.kind or "" for i in self.items], dtype=object)
         self._years = np.array([i.year if i.year is not None else np.nan for i in self.items], dtype=float)
+        self._containing: dict[str, np.ndarray] = {}  # stem -> items whose text has it (company mentions)
         self._by_topic: dict[str, list[int]] = {}
         self._by_step: dict[str, list[int]] = {}
         for n, item in enumerate(self.items):
@@ -296,9 +326,17 @@ class SearchEngine:
         stems = self.tokenizer.stems(words)
         semantic: list[tuple[int, float]] = []
         keyword: list[tuple[int, float]] = []
-        query_vector = self.query_encoder.encode_query(query) if mode in ("hybrid", "semantic") else None
+        token_vectors: np.ndarray | None = None
+        query_vector: np.ndarray | None = None
+        if mode == "hybrid" and self.index.tokens is not None:
+            query_vector, token_vectors = query_tokens(self.query_encoder, query)  # one forward pass
+        elif mode in ("hybrid", "semantic"):
+            query_vector = self.query_encoder.encode_query(query)
+        named = self._company_mask(query, mask) if mode == "hybrid" else None
         if query_vector is not None:
             semantic = self._semantic(query_vector, pool, mask)
+            if named is not None:
+                semantic = self._with_company_candidates(semantic, query_vector, named)
         best_cosine = semantic[0][1] if semantic else None
         if mode in ("hybrid", "keyword"):
             keyword = self._keyword(stems, pool, mask)
@@ -315,6 +353,13 @@ class SearchEngine:
             ranked = keyword
         else:
             ranked = fuse([i for i, _ in semantic], [i for i, _ in keyword])
+            # Only when the query's words are found (a keyword hit passed the gate): MaxSim of
+            # MiniLM's token vectors rewards shared surface words, which a paraphrase's answers
+            # lack by definition, and on the bundled paraphrases it promoted look-alikes instead.
+            if token_vectors is not None and self.index.tokens is not None and (keyword or not RERANK_NEEDS_WORDS):
+                ranked = rerank(ranked, late_order(self.index.tokens, token_vectors, [i for i, _ in ranked[:DEPTH]]))
+            if named is not None:
+                ranked = boost(ranked, named, COMPANY_BOOST)
         hits = []
         for i, score in ranked[:k]:
             matched = self._matched_terms(i, words, stems)
@@ -328,6 +373,54 @@ class SearchEngine:
             hit.match = level(hit.strength)
             hits.append(hit)
         return hits
+
+    # -- companies the query names ----------------------------------------------------------------
+    def named_companies(self, query: str) -> list[str]:
+        """The companies of the library the query names ("Uber ETA prediction" -> ["Uber"]).
+
+        A name that is also a common word of the library ("Target", "Segment", "Machine
+        Learning" are imported companies) counts only when the items that contain its words are
+        at least as often that company's as anyone else's.
+        """
+        found = []
+        for mention in mentions(self.corpus, (query or "")[:MAX_QUERY_CHARS]):
+            own = self._companies == mention.company
+            count = int(own.sum())
+            if count == 0:
+                continue
+            containing = np.ones(len(self.items), dtype=bool)
+            for stem in set(self.tokenizer(mention.spelling)):
+                containing &= self._items_containing(stem)
+            if int((containing & ~own).sum()) <= count:
+                found.append(mention.company)
+        return found
+
+    def _items_containing(self, stem: str) -> np.ndarray:
+        cached = self._containing.get(stem)
+        if cached is not None:
+            return cached
+        found = np.fromiter((stem in d for d in self._doc_stems), dtype=bool, count=len(self._doc_stems))
+        self._containing[stem] = found
+        return found
+
+    def _company_mask(self, query: str, mask: np.ndarray | None) -> np.ndarray | None:
+        """The items (within the filter) of the companies the query names; None when it names none."""
+        names = self.named_companies(query)
+        if not names:
+            return None
+        own = np.isin(self._companies, names)
+        if mask is not None:
+            own &= mask
+        return own if own.any() else None
+
+    def _with_company_candidates(self, semantic: list[tuple[int, float]], query_vector: np.ndarray,
+                                 own: np.ndarray) -> list[tuple[int, float]]:
+        """The semantic ranking with the named companies' nearest items added, in cosine order:
+        the company's answer may lie beyond the first 50 of a large library."""
+        extra = self.index.search(query_vector, COMPANY_POOL, own)
+        merged = dict(semantic)
+        merged.update(extra)
+        return sorted(merged.items(), key=lambda p: -p[1])
 
     def _features(self, position: int, query_vector: np.ndarray | None, stems: list[str],
                   best_cosine: float | None) -> tuple[float | None, float, float, float | None]:

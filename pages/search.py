@@ -192,6 +192,24 @@ MATCH_BADGES = {"strong": ":green-badge[strong match]", "fair": ":blue-badge[rel
                 "weak": ":gray-badge[weak match]"}
 
 
+def only_company(name: str) -> None:
+    """The chip's action: the company filter becomes this company (then the URL says so)."""
+    st.session_state["company"] = [name]
+
+
+def company_chips(engine: SearchEngine, request: Request) -> None:
+    """One-click "Only <company>" for each company the query names that the filter does not hold
+    yet ("Uber ETA prediction" offers "Only Uber"); hybrid search already ranks it first."""
+    named = [c for c in engine.named_companies(request.query) if c not in request.filters.companies]
+    if not named:
+        return
+    with st.container(horizontal=True, key="company_chips"):
+        for n, name in enumerate(named[:3]):
+            st.button(f"Only {md_escape(name)}", key=f"only_company_{n}", icon=":material/filter_alt:",
+                      type="tertiary", on_click=only_company, args=(name,),
+                      help=f"Show only {md_escape(name)}'s items (the Company filter)")
+
+
 def results(corpus: Corpus, request: Request) -> None:
     store, reading = reading_state()
     links = LinkStore()
@@ -217,6 +235,7 @@ def results(corpus: Corpus, request: Request) -> None:
                 "below, marked as weak matches. To search more material, import a curated list of case studies.",
                 icon=":material/search_off:")
         st.page_link("pages/library.py", label="Import a list on the Library page", icon=":material/library_add:")
+    company_chips(engine, request)
     top = st.columns([4, 1], vertical_alignment="center")
     strong = sum(1 for h in hits if h.match == "strong")
     top[0].caption(f"{len(hits)} results · {request.mode} search · {strong} strong "

@@ -547,3 +547,24 @@ def test_deleting_a_session_asks_first_and_keeps_everything_else(corpus, progres
     at = open_page("pages/practice.py", session=str(keep))
     at.button(key="practice_delete").click().run()
     assert not at.exception and progress_home.sessions() == [] and "session" not in at.query_params
+
+
+def test_a_query_naming_a_company_offers_a_chip_that_sets_the_company_filter(pages_home):
+    at = open_page("pages/search.py", q="netflix recommendation", k="20")
+    assert at.multiselect(key="company").value == []
+    assert any("Netflix" not in line for line in hit_meta_lines(at)), "unfiltered, other companies' items show too"
+    chip = at.button(key="only_company_0")
+    assert chip.label == "Only Netflix"
+    chip.click().run()
+    assert not at.exception
+    assert at.multiselect(key="company").value == ["Netflix"]
+    assert at.query_params["company"] in ("Netflix", ["Netflix"])  # the URL says it: a shareable link
+    assert at.query_params["q"] in ("netflix recommendation", ["netflix recommendation"])
+    lines = hit_meta_lines(at)
+    assert lines and all("Netflix" in line for line in lines), lines
+    assert not [b for b in at.button if b.key and b.key.startswith("only_company_")], "the filter holds it: no chip"
+
+
+def test_a_query_naming_no_company_offers_no_chip(pages_home):
+    at = open_page("pages/search.py", q="cold start")
+    assert not [b for b in at.button if b.key and b.key.startswith("only_company_")]

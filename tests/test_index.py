@@ -137,12 +137,13 @@ def test_build_then_load_round_trip(work, embedder):
     for key in ("format_version", "model", "dimension", "item_count", "data_sha256", "package_version",
                 "built_at", "files"):
         assert key in m, key
-    assert (m["format_version"], m["model"], m["dimension"], m["metric"]) == (2, MODEL_NAME, DIMENSION, "inner_product")
+    assert (m["format_version"], m["model"], m["dimension"], m["metric"]) == (3, MODEL_NAME, DIMENSION, "inner_product")
     assert (m["item_count"], m["data_sha256"], m["package_version"]) == (work.n, work.corpus.data_hash, mlsd.__version__)
     assert (m["encoded"], m["reused"], m["index_type"]) == (work.n, 0, "IndexFlatIP")
     built_at = dt.datetime.fromisoformat(m["built_at"])
     assert built_at.tzinfo is not None and abs((dt.datetime.now(dt.UTC) - built_at).days) < 1
-    suffix = {"vectors": "faiss", "items": "json", "projection": "npy"}
+    suffix = {"vectors": "faiss", "items": "json", "projection": "npy", "tokens": "npy", "token_scales": "npy",
+              "token_offsets": "npy"}
     assert set(m["files"]) == set(suffix)
     for role, entry in m["files"].items():
         assert entry["name"] == f"{role}-{entry['sha256'][:12]}.{suffix[role]}"  # content-addressed
@@ -155,6 +156,13 @@ def test_build_then_load_round_trip(work, embedder):
     assert loaded.projection.shape == (work.n, 2)
     stored = json.loads((work.folder / m["files"]["items"]["name"]).read_text())
     assert stored == [{"id": i.id, "text_sha": text_hash("\x1f".join(i.embedded_texts()))} for i in work.items]
+    # the token vectors are the model's for each item's full text, [CLS]/[SEP] left out, int8
+    _, tokens = embedder.encode_with_tokens([i.embedding_text() for i in work.items])
+    assert loaded.tokens is not None
+    for n, expected in enumerate(tokens):
+        restored = loaded.tokens.item_tokens(n)
+        assert restored.shape == expected[:64].shape
+        np.testing.assert_allclose(restored, expected[:64], atol=0.01)
 
 
 @pytest.mark.slow
@@ -276,7 +284,8 @@ TAMPERING = {
                     "the manifest's model is 'sentence-transformers/all-mpnet-base-v2', "
                     "expected 'sentence-transformers/all-MiniLM-L6-v2'", None),
     "wrong-dimension": (_set("dimension", 768), "the manifest's dimension is 768, expected 384", None),
-    "wrong-format": (_set("format_version", 99), "the manifest's format_version is 99, expected 2", None),
+    "wrong-format": (_set("format_version", 99), "the manifest's format_version is 99, expected 3", None),
+    "format-2": (_set("format_version", 2), "the manifest's format_version is 2, expected 3", None),
     "wrong-item-count": (_set("item_count", 10_000), "the index and its manifest disagree on the number of items", 0),
     "wrong-data-hash": (_set("data_sha256", "0" * 64), "the data changed since the index was built", 0),
     "no-file-list": (_drop_files, "the manifest does not list the index files", None),
@@ -393,7 +402,8 @@ def test_killed_build_leaves_the_previous_index_usable(work, embedder, pristine,
     assert (work.folder / MANIFEST).read_bytes() == before
     new_files = index_files(work.folder) - old_files
     if when == "before-manifest":
-        assert {n.split("-", 1)[0] for n in new_files} == {"vectors", "items", "projection"}
+        assert {n.split("-", 1)[0] for n in new_files} == {"vectors", "items", "projection", "tokens", "token_scales",
+                                                           "token_offsets"}
     else:
         assert new_files == set()
     assert old_files <= index_files(work.folder)

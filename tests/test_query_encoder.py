@@ -84,10 +84,15 @@ def test_both_encoders_give_the_same_top_10(engine, query_set):
 
     texts = queries([query_set])
     by_torch = dict(zip(texts, engine.embedder.encode(texts)))  # sentence-transformers, in one batch
+    _, token_lists = engine.embedder.encode_with_tokens(texts)  # and their tokens, for the rerank
+    tokens_by_torch = dict(zip(texts, token_lists))
 
     class SentenceTransformersQueries:
         def encode_query(self, text: str) -> np.ndarray:
             return by_torch[text][None, :]
+
+        def encode_with_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+            return by_torch[texts[0]][None, :], [tokens_by_torch[texts[0]]]
 
     with_torch = SearchEngine(engine.corpus, engine.index, engine.embedder, SentenceTransformersQueries())  # type: ignore[arg-type]
     for query in texts:

@@ -320,3 +320,106 @@ def test_related_material_of_the_flow_steps_is_specific_and_varied(engine, corpu
     assert len(seen) >= 25
     plain = Counter(h.id for s in corpus.steps for h in engine.related(s.id, k=6, filters=Filters(types=["resource"])))
     assert max(plain.values()) >= 5  # what the curated ordering is for
+
+
+# ---------------------------------------------------------------------------------------------
+# the late-interaction rerank (mlsd.rerank) and company-aware queries (mlsd.mentions)
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def without_rerank(engine):
+    """The same engine over the same index, without its token store: hybrid as before the rerank."""
+    import copy
+
+    plain = copy.copy(engine)
+    plain.index = copy.copy(engine.index)
+    plain.index.tokens = None
+    return plain
+
+
+def test_the_rerank_lifts_the_item_whose_words_match_the_query(engine, without_rerank):
+    # "A/B testing": the topic of that name sits below "interleaving" by its one vector; its
+    # tokens hold the query's tokens verbatim, so MaxSim puts it first among the two
+    def position(hits, item_id):
+        return ids(hits).index(item_id)
+
+    assert engine.rankings("A/B testing")["keyword_gated"], "the query's words are found: it is reranked"
+    before = without_rerank.search("A/B testing", k=10)
+    after = engine.search("A/B testing", k=10)
+    assert position(before, "interleaving") < position(before, "ab-testing")
+    assert position(after, "ab-testing") < position(after, "interleaving")
+    assert engine.index.tokens is not None
+    positions = [engine.position[i] for i in ("ab-testing", "interleaving")]
+    _, tokens = engine.query_encoder.encode_query_tokens("A/B testing")
+    maxsim = engine.index.tokens.maxsim(tokens, positions)
+    assert maxsim[0] > maxsim[1]
+    scores = [h.score for h in after]
+    assert scores == sorted(scores, reverse=True) and scores[0] <= 1.0
+
+
+@pytest.mark.parametrize("query", ["pitting two variants against each other on separate slices of the audience",
+                                   "suggestions for someone who just signed up"])
+def test_a_paraphrase_whose_words_no_item_holds_is_not_reranked(engine, without_rerank, query):
+    # no keyword hit passes the gate: MaxSim, which rewards shared surface words, is left out
+    assert engine.rankings(query)["keyword_gated"] == []
+    assert [(h.id, h.score) for h in engine.search(query, k=20)] == [
+        (h.id, h.score) for h in without_rerank.search(query, k=20)]
+
+
+@pytest.mark.parametrize("mode", ["semantic", "keyword"])
+@pytest.mark.parametrize("query", ["A/B testing", "cold start", "Netflix artwork", "news feed ranking"])
+def test_semantic_and_keyword_modes_are_not_reranked_or_boosted(engine, without_rerank, mode, query):
+    hits = engine.search(query, k=20, mode=mode)
+    assert [(h.id, h.score) for h in hits] == [(h.id, h.score) for h in without_rerank.search(query, k=20, mode=mode)]
+    if mode == "semantic":  # plain cosine order, the named company's items not lifted
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_a_query_naming_a_company_finds_the_company(engine, corpus):
+    assert engine.named_companies("Netflix artwork personalization") == ["Netflix"]
+    assert engine.named_companies("what does meta do with feeds") == ["Facebook"]  # an alias
+    assert engine.named_companies("Amazon's recommendations and LinkedIn's feed") == ["AWS", "LinkedIn"]
+    assert engine.named_companies("netflixing all weekend") == []  # whole words only
+    assert engine.named_companies("cold start") == []
+
+
+DELIVERY_LIST = """title,url,company,year,tags,summary
+Predicting delivery ETAs for food orders,https://dd.example/eta,DoorDash,2022,eta;prediction,"How we predict the ETA of a food delivery order with gradient boosted trees and real-time signals."
+Estimating when the courier arrives,https://dd.example/courier,DoorDash,2021,eta;logistics,"ETA prediction for couriers from store to door at DoorDash."
+DeepETA: arrival times for rides,https://uber.example/deepeta,Uber,2022,eta;transformers,"Uber's arrival time estimates for trips with a transformer over road segments."
+Surge pricing for rides,https://uber.example/surge,Uber,2020,pricing,"Dynamic prices balance rider demand and driver supply in real time."
+"""
+
+
+@pytest.fixture
+def delivery_engine(home, tmp_path, embedder):
+    """The bundled data plus a small imported list where DoorDash's ETA posts say "ETA prediction"
+    more plainly than Uber's one."""
+    from mlsd import import_source, load_corpus
+    from mlsd.search import open_engine
+
+    listing = tmp_path / "delivery.csv"
+    listing.write_text(DELIVERY_LIST, encoding="utf-8")
+    import_source(str(listing), embedder=embedder)
+    return open_engine(load_corpus(), embedder)
+
+
+def test_a_company_named_in_the_query_ranks_its_item_first(delivery_engine):
+    import mlsd.search
+
+    engine = delivery_engine
+    query = "Uber ETA prediction"
+    assert engine.named_companies(query) == ["Uber"]
+    # by meaning alone, DoorDash's posts come first: the case the boost is for
+    semantic = engine.search(query, k=5, mode="semantic")
+    assert semantic[0].company == "DoorDash"
+    hybrid = engine.search(query, k=5)
+    assert hybrid[0].company == "Uber" and hybrid[0].url == "https://uber.example/deepeta"
+    # without the boost the same engine would not: the boost, not something else, decides it
+    saved = mlsd.search.COMPANY_BOOST
+    try:
+        mlsd.search.COMPANY_BOOST = 0.0
+        assert engine.search(query, k=5)[0].company == "DoorDash"
+    finally:
+        mlsd.search.COMPANY_BOOST = saved
+    # a filter that leaves the company out leaves nothing to boost
+    assert all(h.company == "DoorDash" for h in engine.search(query, k=3, filters=Filters(companies=["DoorDash"])))
