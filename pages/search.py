@@ -179,13 +179,18 @@ def hit_card(n: int, hit: Hit, engine: SearchEngine, request: Request, links: Li
         st.caption(f"Why: {why}")
         reading_controls(store, hit, reading, "search")
         # The best match being a topic ("cold start") means the user wants the case studies
-        # about it: show them open, the others folded.
-        with st.expander("Related case studies", expanded=n == 1 and hit.type == "topic" and hit.match != "weak"):
-            related = engine.related(hit.id, k=5, filters=Filters(types=["resource"],
-                                                                  exclude_ids=request.filters.exclude_ids,
-                                                                  only_ids=request.filters.only_ids),
-                                     curated_first=True)
-            render_hit_list(related, links=links, store=store, reading=reading, key=f"related{n}")
+        # about it: show them open, the others folded. A folded list is built only when opened
+        # (the expander reruns the page): ten lists with their reading controls were half of
+        # the ~600 elements a fresh server's first search sent to the browser.
+        related_box = st.expander("Related case studies", key=f"related_open_{hit.id}", on_change="rerun",
+                                  expanded=n == 1 and hit.type == "topic" and hit.match != "weak")
+        if related_box.open:
+            with related_box:
+                related = engine.related(hit.id, k=5, filters=Filters(types=["resource"],
+                                                                      exclude_ids=request.filters.exclude_ids,
+                                                                      only_ids=request.filters.only_ids),
+                                         curated_first=True)
+                render_hit_list(related, links=links, store=store, reading=reading, key=f"related{n}")
 
 
 MATCH_BADGES = {"strong": ":green-badge[strong match]", "fair": ":blue-badge[related]",

@@ -81,6 +81,38 @@ def test_search_link_shows_results_without_typing(server, page):
     shoot(page, "search-pagerank")
 
 
+def test_a_folded_related_list_is_built_when_opened_and_survives_back_and_forward(server, page):
+    # Folded lists are not sent with the results (a fresh server's first search sent ~600
+    # elements); opening one reruns the page, which fills it.
+    page.goto(f"{server}/search?q=pagerank")
+    page.get_by_text("Intro to PageRank").first.wait_for()
+    wait_idle(page)
+    second = page.locator(".st-key-hit_2")
+    assert second.locator("[data-testid=stExpanderDetails] a").count() == 0  # folded, so not built
+    second.get_by_text("Related case studies").click()
+    second.locator("[data-testid=stExpanderDetails] a").first.wait_for()
+    wait_idle(page)
+    titles = second.locator("[data-testid=stExpanderDetails] a").all_inner_texts()
+    assert titles, "the opened list shows case studies"
+    # Folding it again and opening another card's list works too; then Back and Forward.
+    second.get_by_text("Related case studies").click()
+    wait_idle(page)
+    page.locator(".st-key-hit_3").get_by_text("Related case studies").click()
+    page.locator(".st-key-hit_3 [data-testid=stExpanderDetails] a").first.wait_for()
+    wait_idle(page)
+    page.goto(f"{server}/search?q=cold+start")
+    page.get_by_text("Cold start problem").first.wait_for()
+    page.go_back()
+    page.get_by_text("Intro to PageRank").first.wait_for()
+    wait_idle(page)
+    page.go_forward()
+    page.get_by_text("Cold start problem").first.wait_for()
+    wait_idle(page)
+    assert page.locator("[data-testid=stException]").count() == 0
+    assert "Recommend" in page.locator(".st-key-hit_1 [data-testid=stExpanderDetails]").inner_text().title()
+    shoot(page, "search-related-opened")
+
+
 @pytest.mark.parametrize("path,name,expected", [
     ("/flow?step=training", "flow", "5. Training"),
     ("/topics?topic=cold-start", "topics", "Related case studies"),
