@@ -7,13 +7,23 @@ Loopback is a private address, so each test that should reach its server says so
 
 from __future__ import annotations
 
+import json
 import time
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from mlsd import enrich
+from mlsd.cli import cli
+from mlsd.corpus import load_corpus
+from mlsd.embed import HashingEmbedder
 from mlsd.enrich import PageError, decode_html, fetch_page, fetch_pages, page_meta
+from mlsd.errors import CorpusError
+from mlsd.index import item_text_hash, load_index
+from mlsd.library import Enrich, import_source, list_sources
+from mlsd.search import open_engine
 from tests.servers import HostileServer, body, redirect
 
 HTML = "text/html; charset=utf-8"
@@ -230,3 +240,153 @@ def test_charsets_from_the_header_from_a_meta_tag_or_utf8_with_replacement(allow
     assert got == {"latin": "Café crème, naïve ranking", "meta": "“Smart” quotes – café", "equiv": "Über ranking",
                    "broken": "bad \ufffd byte", "bogus": "plain"}
     assert decode_html(b"\xef\xbb\xbfcaf\xc3\xa9", "text/html; charset=latin-1") == "café"  # a BOM wins
+
+
+# -- the import -----------------------------------------------------------------------------------
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), prog_name="mlsd")  # .stdout, .stderr, and .output with both
+
+
+def list_csv(base: str) -> str:
+    return ("title,url,summary\n"
+            f"Feeds at Acme,{base}/pages/full,\n"
+            f"Own words,{base}/pages/own,The list's own summary about ranking.\n"
+            f"A paper,{base}/pages/paper.pdf,\n"
+            f"Gone,{base}/pages/gone,\n")
+
+
+@pytest.fixture
+def list_server(pages_home, allow_loopback):
+    routes = {"/pages/full": page(FULL), "/pages/own": page(FULL),
+              "/pages/paper.pdf": page(b"%PDF", content_type="application/pdf")}
+    with HostileServer(routes) as server:
+        server.routes["/list.csv"] = body(list_csv(server.base), content_type="text/csv")
+        yield server
+
+
+def page_hits(server: HostileServer) -> list[str]:
+    return [h for h in server.hits if h.startswith("/pages/")]
+
+
+def imported(name: str = "list"):
+    return {r.title: r for r in load_corpus().resources if r.source == name}
+
+
+def test_cli_import_with_enrich_describes_new_items_and_makes_them_findable(list_server, pages_home):
+    url = f"{list_server.base}/list.csv"
+    assert run("import", url).exit_code == 0  # titles only, first
+    before = imported()
+    assert before["Feeds at Acme"].summary == "" and not before["Feeds at Acme"].summary_from_page
+    corpus = load_corpus()
+    item = corpus.item_by_id[before["Feeds at Acme"].id]
+    hash_before = item_text_hash(item)
+    engine = open_engine(corpus, HashingEmbedder())
+    assert "Feeds at Acme" not in {h.title for h in engine.search("zeppelin", mode="keyword")}
+    assert page_hits(list_server) == []
+
+    result = run("import", url, "--enrich")  # the same list again, now asking the pages
+    assert result.exit_code == 0, result.output
+    assert "Descriptions taken from 1 of 3 linked pages; 2 failed: 1 not HTML, 1 HTTP error\n" in result.output
+    assert f"  not enriched: {list_server.base}/pages/paper.pdf: the page is application/pdf, not HTML\n" in  result.stderr
+    assert sorted(page_hits(list_server)) == ["/pages/full", "/pages/gone", "/pages/paper.pdf"]  # never /pages/own
+
+    after = imported()
+    acme = after["Feeds at Acme"]
+    assert (acme.summary, acme.summary_from, acme.page_title) == (
+        "How Acme ranks its zeppelin feeds with two towers.", "page", "Zeppelin feeds at Acme")
+    assert (after["Own words"].summary, after["Own words"].summary_from) == ("The list's own summary about ranking.", None)
+    assert after["Gone"].summary == "" and after["A paper"].summary == ""
+    stored = json.loads((pages_home / "library" / "list.json").read_text())
+    by_title = {i["title"]: i for i in stored["items"]}
+    assert by_title["Feeds at Acme"]["summary_from"] == "page"
+    assert "summary_from" not in by_title["Own words"] and "summary_from" not in by_title["Gone"]
+
+    corpus = load_corpus()
+    assert item_text_hash(corpus.item_by_id[acme.id]) != hash_before
+    load_index(list(corpus.items), corpus.data_hash, pages_home / "index", model=HashingEmbedder().name)  # current
+    engine = open_engine(corpus, HashingEmbedder())
+    assert engine.search("zeppelin", mode="keyword")[0].title == "Feeds at Acme"
+
+
+def test_reimporting_does_not_fetch_described_pages_again(list_server):
+    url = f"{list_server.base}/list.csv"
+    first = import_source(url, enrich=Enrich(), embedder=HashingEmbedder())
+    assert first.enrichment is not None
+    assert (first.enrichment.asked, first.enrichment.enriched, first.enrichment.failures) == (
+        3, 1, {"not HTML": 1, "HTTP error": 1})
+    assert page_hits(list_server).count("/pages/full") == 1
+
+    again = import_source(url, enrich=Enrich(), embedder=HashingEmbedder())
+    assert again.enrichment is not None
+    assert (again.enrichment.asked, again.enrichment.enriched, again.enrichment.reused) == (2, 0, 1)
+    assert again.enrichment.summary() == ("Descriptions taken from 0 of 2 linked pages (1 kept from the previous import, "
+                                          "not fetched again); 2 failed: 1 not HTML, 1 HTTP error")
+    assert page_hits(list_server).count("/pages/full") == 1  # the failures are asked again, the described page not
+
+    import_source(url, embedder=HashingEmbedder())  # without --enrich: the description stays
+    assert imported()["Feeds at Acme"].summary_from_page
+    assert page_hits(list_server).count("/pages/full") == 1
+
+
+def test_a_failed_enrichment_never_fails_the_import(pages_home, monkeypatch):
+    monkeypatch.delenv("MLSD_ALLOW_PRIVATE_URLS", raising=False)
+    listing = pages_home.parent / "list.csv"
+    listing.write_text("title,url\nSomewhere,http://127.0.0.1:9/nothing\n", encoding="utf-8")
+    report = import_source(str(listing), enrich=Enrich(deadline=5), embedder=HashingEmbedder())
+    assert (report.new, report.enrichment.failures if report.enrichment else None) == (1, {"refused: private address": 1})
+    assert imported()["Somewhere"].summary == ""
+
+
+def test_an_interrupted_enrichment_writes_nothing(list_server, pages_home):
+    def interrupt(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        import_source(f"{list_server.base}/list.csv", enrich=Enrich(progress=interrupt), embedder=HashingEmbedder())
+    assert not (pages_home / "library").exists() or list((pages_home / "library").iterdir()) == []
+
+
+def test_enrich_deadline_needs_enrich(pages_home):
+    result = run("import", "x.csv", "--enrich-deadline", "5")
+    assert result.exit_code == 2 and "--enrich-deadline is only used with --enrich" in  result.stderr
+
+
+# -- the library file -------------------------------------------------------------------------------
+
+
+def write_library(home: Path, item: dict) -> Path:
+    (home / "library").mkdir(parents=True, exist_ok=True)
+    path = home / "library" / "mine.json"
+    path.write_text(json.dumps({
+        "format_version": 1, "name": "mine", "origin": "x.csv", "format": "csv", "imported_at": "2026-01-01",
+        "items": [{"id": "imp-mine-0000000000", "title": "A", "url": "https://a.example/x", **item}]}))
+    return path
+
+
+def test_older_files_without_the_fields_load(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLSD_HOME", str(tmp_path))
+    write_library(tmp_path, {"summary": "From the list."})
+    [source] = list_sources()
+    resource = source.resources[0]
+    assert (resource.summary, resource.summary_from, resource.page_title, resource.summary_from_page) == (
+        "From the list.", None, None, False)
+
+
+@pytest.mark.parametrize("fields,message", [
+    ({"summary": "S", "summary_from": "web"},
+     "field 'summary_from' is 'web', but the only value it takes is \"page\" (the summary was taken from the linked "
+     "page). Remove the field if the list gave the summary."),
+    ({"summary": "", "summary_from": "page"},
+     "field 'summary_from' is \"page\", but the item has no summary. Remove the field, or import the list again "
+     "with --enrich."),
+    ({"summary": "S", "summary_from": "page", "page_title": 5},
+     "field 'page_title' must be text (the linked page's title), got 5."),
+])
+def test_a_malformed_field_names_file_item_and_field(tmp_path, monkeypatch, fields, message):
+    monkeypatch.setenv("MLSD_HOME", str(tmp_path))
+    write_library(tmp_path, fields)
+    with pytest.raises(CorpusError) as error:
+        load_corpus()
+    assert str(error.value) == f"library/mine.json, item 'imp-mine-0000000000': {message}"
