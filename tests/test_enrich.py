@@ -8,12 +8,14 @@ Loopback is a private address, so each test that should reach its server says so
 from __future__ import annotations
 
 import json
+import re
 import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from streamlit.testing.v1 import AppTest
 
 from mlsd import enrich
 from mlsd.cli import cli
@@ -25,7 +27,9 @@ from mlsd.index import item_text_hash, load_index
 from mlsd.library import Enrich, import_source, list_sources
 from mlsd.search import open_engine
 from tests.servers import HostileServer, body, redirect
+from tests.test_app import unescape
 
+ROOT = Path(__file__).resolve().parent.parent
 HTML = "text/html; charset=utf-8"
 
 FULL = """<!doctype html><html><head>
@@ -390,3 +394,60 @@ def test_a_malformed_field_names_file_item_and_field(tmp_path, monkeypatch, fiel
     with pytest.raises(CorpusError) as error:
         load_corpus()
     assert str(error.value) == f"library/mine.json, item 'imp-mine-0000000000': {message}"
+
+
+# -- the pages ------------------------------------------------------------------------------------
+
+
+HOSTILE = ('<head><title>Evil <script>alert(1)</script>page</title>'
+           '<meta name="description" content="zeppelin **bold** [a link](https://evil.example) '
+           '<img src=x onerror=alert(1)> https://evil.example/x"></head>')
+
+
+def test_search_marks_a_page_description_and_shows_it_as_text(pages_home, allow_loopback):
+    with HostileServer({"/p": page(HOSTILE)}) as server:
+        server.routes["/list.csv"] = body(f"title,url\nHostile page,{server.base}/p\n", content_type="text/csv")
+        import_source(f"{server.base}/list.csv", enrich=Enrich(), embedder=HashingEmbedder())
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["q"] = "zeppelin"
+    at.query_params["mode"] = "keyword"
+    at.switch_page("pages/search.py")
+    at = at.run()
+    assert not at.exception, at.exception
+    captions = [unescape(str(c.value)) for c in at.caption]
+    assert ":material/language: Description taken from the linked page, titled “Evil page”" in captions
+    sources = [str(m.value) for m in at.markdown]
+    [summary] = [s for s in sources if "bold" in s]
+    text = summary.replace(":orange-background[zeppelin]", "zeppelin")  # the matched word, highlighted
+    assert not re.search(r"(?<!\\)[<>*\[\]()]", text)  # every character Markdown or HTML would act on is escaped
+    assert "https://" not in text  # and the address is broken, so it never becomes a link
+    assert unescape(text) == (
+        "zeppelin **bold** [a link](https://evil.example) <img src=x onerror=alert(1)> https://evil.example/x")
+
+
+def test_library_page_offers_enrichment_off_by_default_and_reports_it(pages_home, allow_loopback):
+    with HostileServer({"/pages/full": page(FULL)}) as server:
+        server.routes["/list.csv"] = body(f"title,url\nFeeds at Acme,{server.base}/pages/full\n"
+                                          f"Gone,{server.base}/pages/gone\n", content_type="text/csv")
+        at = AppTest.from_file(str(ROOT / "pages" / "library.py"), default_timeout=120).run()
+        assert at.checkbox(key="library_enrich").value is False
+        at.text_input(key="library_url").set_value(f"{server.base}/list.csv")
+        at.checkbox(key="library_enrich").check()
+        at.button(key="import_list").click()
+        at = at.run()
+    assert not at.exception, at.exception
+    assert [unescape(str(i.value)) for i in at.info] == [
+        "Descriptions taken from 1 of 2 linked pages; 1 failed: 1 HTTP error."]
+    assert any("1 described by their pages" in unescape(str(m.value)) for m in at.markdown)
+    assert imported()["Feeds at Acme"].summary_from_page
+
+
+def test_library_page_does_not_fetch_pages_unless_asked(pages_home, allow_loopback):
+    with HostileServer({"/pages/full": page(FULL)}) as server:
+        server.routes["/list.csv"] = body(f"title,url\nFeeds at Acme,{server.base}/pages/full\n", content_type="text/csv")
+        at = AppTest.from_file(str(ROOT / "pages" / "library.py"), default_timeout=120).run()
+        at.text_input(key="library_url").set_value(f"{server.base}/list.csv")
+        at.button(key="import_list").click()
+        at = at.run()
+        assert not at.exception and not at.info
+        assert page_hits(server) == []
