@@ -451,3 +451,21 @@ def test_library_page_does_not_fetch_pages_unless_asked(pages_home, allow_loopba
         at = at.run()
         assert not at.exception and not at.info
         assert page_hits(server) == []
+
+
+def test_companies_marks_a_page_description_in_the_table_and_the_cards(pages_home, allow_loopback):
+    with HostileServer({"/pages/full": page(FULL)}) as server:
+        server.routes["/list.csv"] = body(f"title,url,company\nFeeds at Acme,{server.base}/pages/full,Acme\n"
+                                          f"Other Acme post,{server.base}/pages/gone,Acme\n", content_type="text/csv")
+        import_source(f"{server.base}/list.csv", enrich=Enrich(), embedder=HashingEmbedder())
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["company"] = "Acme"
+    at.switch_page("pages/companies.py")
+    at = at.run()
+    assert not at.exception, at.exception
+    editor = at.dataframe[0]
+    assert "summary_from" in list(editor.proto.column_order)
+    rows = editor.value.set_index("summary")["summary_from"].to_dict()
+    assert rows == {"How Acme ranks its zeppelin feeds with two towers.": "page", "": ""}
+    captions = [unescape(str(c.value)) for c in at.caption]
+    assert ":material/language: Description taken from the linked page, titled “Zeppelin feeds at Acme”" in captions
