@@ -37,21 +37,30 @@ class MlsdGroup(click.Group):
 
 
 @contextlib.contextmanager
-def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+def progress_bar(label: str, finish_at_total: bool = False) -> Iterator[Callable[[int, int], None]]:
     """A ``progress(done, total)`` callback that draws a bar on stderr from its first call.
 
     A call that never comes (an index already current, an import with nothing new) shows no bar.
+
+    Args:
+        finish_at_total: end the bar (and its line) as soon as it is full, so that a bar drawn
+            after it, inside the same command, starts on a line of its own.
     """
     with contextlib.ExitStack() as stack:
         bar: list[Any] = []
         done = [0]
 
         def progress(n: int, total: int) -> None:
+            if done[0] < 0:
+                return  # finished already
             if not bar:
                 bar.append(stack.enter_context(click.progressbar(length=total, label=label, file=sys.stderr)))
             bar[0].length = total
             bar[0].update(n - done[0])
             done[0] = n
+            if finish_at_total and n >= total:
+                stack.close()  # the bar's own exit: its last draw and the end of its line, once
+                done[0] = -1
 
         yield progress
 
@@ -279,7 +288,13 @@ def check_links_command(source, older_than, as_json, deadline) -> None:
 @click.option("--name", default=None, help="Name of the source in the library (kebab-case); from the URL or file by default.")
 @click.option("--replace", is_flag=True, help="Replace a different list already imported under NAME.")
 @DEADLINE_OPTION
-def import_command(source: str, list_format: str, name: str | None, replace: bool, deadline: float | None) -> None:
+@click.option("--enrich", is_flag=True,
+              help="Ask each new link the list gives no summary for its page's title and description, and search "
+                   "by the description (marked as taken from the page).")
+@click.option("--enrich-deadline", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="With --enrich: give up on the pages not fetched after this many seconds in all [default: 120].")
+def import_command(source: str, list_format: str, name: str | None, replace: bool, deadline: float | None,
+                   enrich: bool, enrich_deadline: float | None) -> None:
     """Import a curated list of case studies from a URL, a file, or a known list's name.
 
     The list (CSV, Markdown list or Markdown table) is stored in $MLSD_HOME/library/NAME.json,
@@ -288,15 +303,23 @@ def import_command(source: str, list_format: str, name: str | None, replace: boo
     list under a taken name needs --replace. URLs on private addresses (this machine, the local
     network) are refused unless MLSD_ALLOW_PRIVATE_URLS is set. See `mlsd sources` for known lists.
 
-    Example: mlsd import https://example.com/case_studies.csv --name case-studies
+    With --enrich, a list of bare titles gets summaries: each new link without one is asked for
+    its page's description (at most 2 requests at a time per site, the first 256 kB of HTML,
+    public addresses only). A page that fails leaves its item without a summary; descriptions
+    taken by an earlier import of the list are kept, not fetched again.
+
+    Example: mlsd import applied-ml --enrich --enrich-deadline 300
     """
     from .errors import NameTakenError
-    from .library import import_source
+    from .library import Enrich, import_source
 
+    if enrich_deadline is not None and not enrich:
+        raise click.UsageError("--enrich-deadline is only used with --enrich")
     try:
-        with progress_bar("Embedding") as progress:  # only the new items are encoded
+        with progress_bar("Fetching pages", finish_at_total=True) as page_progress, progress_bar("Embedding") as progress:
             report = import_source(source, format=list_format, name=name, progress=progress, replace=replace,
-                                   deadline=deadline)
+                                   deadline=deadline,
+                                   enrich=Enrich(enrich_deadline, page_progress) if enrich else None)
     except NameTakenError as exc:
         raise click.ClickException(
             f"'{exc.name}' already holds a different list (from {exc.existing_origin}); add --replace to replace "
@@ -305,6 +328,12 @@ def import_command(source: str, list_format: str, name: str | None, replace: boo
         f"Imported {report.new} new items from {report.origin} into '{report.name}' "
         f"({report.duplicates} duplicates, {len(report.skipped)} skipped)"
     )
+    if report.enrichment is not None:
+        click.echo(report.enrichment.summary())
+        for example in report.enrichment.examples:
+            click.echo(f"  not enriched: {example}", err=True)
+        if report.enrichment.failed > len(report.enrichment.examples):
+            click.echo(f"  ... and {report.enrichment.failed - len(report.enrichment.examples)} more", err=True)
     if report.path is None:
         click.echo("Nothing was written: every item is already in the library.")
     for reason in report.skipped[:10]:

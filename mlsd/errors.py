@@ -108,6 +108,22 @@ class AddressRefusedError(MlsdError):
     """A URL (or a redirect) leads to an address the library does not connect to (loopback, private ...)."""
 
 
+class PageError(MlsdError):
+    """A linked page could not give its title and description (:mod:`mlsd.enrich`).
+
+    An import never fails for it: the item keeps no summary, and the failure is counted by its
+    ``reason``.
+
+    Attributes:
+        reason: the kind of failure, one of :data:`mlsd.enrich.REASONS` (``"timeout"``,
+            ``"not HTML"`` ...), for counting.
+    """
+
+    def __init__(self, reason: str, message: str):
+        self.reason = reason
+        super().__init__(message)
+
+
 class DeadlineError(MlsdError):
     """A fetch or a link check ran out of its total time."""
 

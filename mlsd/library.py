@@ -12,6 +12,14 @@ Three doors, for three callers: :func:`import_source` (the command line: a URL, 
 or a preset), :func:`import_url` (the web page: a URL or a preset, never a path on the server)
 and :func:`import_upload` (the web page: the bytes of an uploaded file).
 
+With ``enrich``, each new link that the list gives no summary is asked for its page's
+description (:mod:`mlsd.enrich`), after parsing and before the library lock is taken (the
+pages may take a while; nothing is written meanwhile, so a failed or interrupted enrichment
+leaves everything as it was). The description becomes the item's summary, marked as taken from
+the page, before the item is encoded. An item a previous import of the same list enriched keeps
+that description and is not fetched again, with or without ``enrich``; a summary the list gives
+always wins.
+
 A name already in the library is refreshed by the same list (the same origin: the same URL,
 before or after redirects, compared normalized; the same file path, resolved; or an upload of
 a file with the same name) and is otherwise only replaced when asked (``replace=True``).
@@ -30,12 +38,13 @@ from urllib.parse import urlsplit
 
 from . import journal, paths
 from .corpus import load_corpus
+from .enrich import EnrichReport, PageResult, fetch_pages, report_of
 from .errors import LibraryError, LockTimeout, NameTakenError, SourceError
 from .fetch import read_source, read_upload, read_url
 from .files import atomic_write_bytes, exclusive_lock
 from .importers import FORMATS, ParseReport, dedupe, normalize_company, parse_report
-from .model import ID_PATTERN, Corpus
-from .sources import LibrarySource, library_files, read_library, source_bytes, with_filings
+from .model import ID_PATTERN, Corpus, Resource
+from .sources import SUMMARY_FROM_PAGE, LibrarySource, library_files, read_library, source_bytes, with_filings
 from .urls import is_web_url, normalize_url
 
 Progress = Callable[[int, int], None]
@@ -80,6 +89,7 @@ class ImportReport:
         total: items the source holds after the import.
         path: the library file (None when nothing was written).
         encoded: items the index had to encode (None when the index was not updated).
+        enrichment: what asking the linked pages for their descriptions gave (None unless asked).
     """
 
     name: str
@@ -91,6 +101,20 @@ class ImportReport:
     total: int = 0
     path: Path | None = None
     encoded: int | None = None
+    enrichment: EnrichReport | None = None
+
+
+@dataclass(frozen=True)
+class Enrich:
+    """How to ask the new links' pages for their descriptions (``mlsd import --enrich``).
+
+    Attributes:
+        deadline: seconds all the pages may take (:data:`mlsd.enrich.DEFAULT_DEADLINE_SECONDS` by default).
+        progress: called with (done, total) as the pages answer.
+    """
+
+    deadline: float | None = None
+    progress: Progress | None = None
 
 
 def source_name(source: str) -> str:
@@ -168,6 +192,7 @@ def import_source(
     update_index: bool = True,
     replace: bool = False,
     deadline: float | None = None,
+    enrich: Enrich | None = None,
 ) -> ImportReport:
     """Import a curated list into the library and update the search index (the command line's door).
 
@@ -185,6 +210,8 @@ def import_source(
         update_index: update the index with the library (the next search would do it anyway).
         replace: replace a different list already imported under ``name``.
         deadline: seconds a download may take in all (``MLSD_FETCH_DEADLINE`` or 60 by default).
+        enrich: ask each new link without a summary for its page's description (see :class:`Enrich`);
+            a page that cannot give one never fails the import.
 
     Returns:
         An :class:`ImportReport`.
@@ -199,7 +226,8 @@ def import_source(
     _check_format(format)
     location, name = _location_and_name(source, name)
     text, origin = read_source(location, deadline=deadline)
-    return _import_text(text, origin, location, name, format, corpus, progress, embedder, update_index, replace)
+    return _import_text(text, origin, location, name, format, corpus, progress, embedder, update_index, replace,
+                        enrich)
 
 
 def _location_and_name(source: str, name: str | None) -> tuple[str, str]:
@@ -219,6 +247,7 @@ def import_url(
     embedder=None,
     replace: bool = False,
     deadline: float | None = None,
+    enrich: Enrich | None = None,
 ) -> ImportReport:
     """Import a list from an http(s) URL or a preset name, and nothing else (the web page's door).
 
@@ -228,7 +257,7 @@ def import_url(
     _check_format(format)
     location, name = _location_and_name(url, name or None)  # the page's empty name box: no name given
     text, origin = read_url(location, deadline=deadline)
-    return _import_text(text, origin, location, name, format, None, progress, embedder, True, replace)
+    return _import_text(text, origin, location, name, format, None, progress, embedder, True, replace, enrich)
 
 
 def import_upload(
@@ -240,6 +269,7 @@ def import_upload(
     progress: Progress | None = None,
     embedder=None,
     replace: bool = False,
+    enrich: Enrich | None = None,
 ) -> ImportReport:
     """Import an uploaded list from its bytes (the web page's door for files; nothing is read from disk).
 
@@ -254,10 +284,11 @@ def import_upload(
     text, origin = read_upload(data, filename)
     shown = origin.removeprefix("upload:")
     name = _check_name(name if name else (_kebab(Path(shown).stem) or "upload"))
-    return _import_text(text, origin, origin, name, format, None, progress, embedder, True, replace)
+    return _import_text(text, origin, origin, name, format, None, progress, embedder, True, replace, enrich)
 
 
-def _import_text(text, origin, location, name, format, corpus, progress, embedder, update_index, replace) -> ImportReport:
+def _import_text(text, origin, location, name, format, corpus, progress, embedder, update_index, replace,
+                 enrich: Enrich | None = None) -> ImportReport:
     # Everything that can fail on the list itself happens before anything is written.
     try:
         parsed = parse_report(text, format=format, origin=origin)
@@ -268,13 +299,20 @@ def _import_text(text, origin, location, name, format, corpus, progress, embedde
         reasons = f" ({len(parsed.skipped)} rows skipped, e.g. {parsed.skipped[0]})" if parsed.skipped else ""
         raise SourceError(f"{origin} holds no items to import{reasons}")
 
+    # The pages are asked before the lock is taken (they may take a minute, and another import
+    # should not wait that long) and before anything is written; which of their answers apply is
+    # decided again under the lock, against the library as it then is.
+    pages: dict[str, PageResult] | None = None
+    if enrich is not None:
+        pages = _ask_pages(parsed, name, corpus, enrich)
+
     # From here on the library is read, written and indexed under its lock: two imports (two
     # tabs, or the CLI beside the app) never dedupe against a stale library or interleave.
     with _library_lock():
         journal.recover(locked=True)
         if not replace:
             _check_same_list(name, location, origin)
-        return _write_source(name, origin, parsed, corpus, progress, embedder, update_index)
+        return _write_source(name, origin, parsed, corpus, progress, embedder, update_index, pages)
 
 
 def same_origin(stored: str, *candidates: str) -> bool:
@@ -331,22 +369,49 @@ def _library_lock():
         yield
 
 
-def _write_source(name: str, origin: str, parsed: ParseReport, corpus: Corpus | None, progress: Progress | None,
-                  embedder, update_index: bool) -> ImportReport:
-    corpus = corpus if corpus is not None else load_corpus()
-    previous = {normalize_url(r.url) for r in corpus.resources if r.source == name}
+def _kept_items(parsed: ParseReport, name: str, corpus: Corpus):
+    """The list's items left after dedupe against the rest of the library, the duplicates, and the
+    items of the list's previous import by normalized URL."""
+    previous = {normalize_url(r.url): r for r in corpus.resources if r.source == name}
     others = {r.url for r in corpus.resources if r.source != name}
     kept, duplicates = dedupe(parsed.items, others)
+    return kept, duplicates, previous
+
+
+def _wants_page(summary: str, earlier: Resource | None) -> bool:
+    """True for an item whose page should be asked: the list gives it no summary and no earlier
+    import of the list took one from its page."""
+    return not summary.strip() and not (earlier is not None and earlier.summary_from_page)
+
+
+def _ask_pages(parsed: ParseReport, name: str, corpus: Corpus | None, enrich: Enrich) -> dict[str, PageResult]:
+    """The pages of the items that want one (:func:`_wants_page`), by normalized URL."""
+    kept, _duplicates, previous = _kept_items(parsed, name, corpus if corpus is not None else load_corpus())
+    wanted = {normalize_url(item.url): item.url for item in kept
+              if _wants_page(item.summary, previous.get(normalize_url(item.url)))}
+    if not wanted:
+        return {}
+    results = fetch_pages(wanted.values(), deadline=enrich.deadline, progress=enrich.progress)
+    return {key: results[url] for key, url in wanted.items()}
+
+
+def _write_source(name: str, origin: str, parsed: ParseReport, corpus: Corpus | None, progress: Progress | None,
+                  embedder, update_index: bool, pages: dict[str, PageResult] | None = None) -> ImportReport:
+    corpus = corpus if corpus is not None else load_corpus()
+    kept, duplicates, previous = _kept_items(parsed, name, corpus)
     new = [item for item in kept if normalize_url(item.url) not in previous]
     report = ImportReport(name, origin, parsed.format, new=len(new), duplicates=len(duplicates) + len(kept) - len(new),
                           skipped=list(parsed.skipped), total=len(kept))
+    if pages is not None:
+        report.enrichment = report_of(pages.values())
+        report.enrichment.enriched = 0  # counted below: the items the descriptions were given to
     if not kept:
         return report  # nothing left after dedupe: no empty source is written
 
     items = []
     for item in kept:
         key = normalize_url(item.url)
-        items.append({
+        entry: dict[str, object] = {
             "id": item_id(name, key),
             "title": item.title,
             "url": item.url,
@@ -355,10 +420,32 @@ def _write_source(name: str, origin: str, parsed: ParseReport, corpus: Corpus | 
             "year": item.year,  # a year the library cannot hold is stored as null by source_bytes
             "tags": list(item.tags),
             "summary": item.summary,
-        })
+        }
+        earlier = previous.get(key)
+        result = (pages or {}).get(key)
+        if item.summary.strip():
+            pass  # the list's own summary wins
+        elif earlier is not None and earlier.summary_from_page:
+            # Enriched by an earlier import: keep what its page said, without asking it again.
+            entry.update(_from_page(earlier.summary, earlier.page_title))
+            if report.enrichment is not None:
+                report.enrichment.reused += 1
+        elif result is not None and result.info is not None:
+            entry.update(_from_page(result.info.description, result.info.title))
+            if report.enrichment is not None:
+                report.enrichment.enriched += 1
+        items.append(entry)
     report.path = paths.library_dir() / f"{name}.json"
     report.encoded = _change(name, source_bytes(name, origin, parsed.format, items), embedder, progress, update_index)
     return report
+
+
+def _from_page(description: str, title: str | None) -> dict[str, object]:
+    """The item fields of a summary taken from the linked page."""
+    fields: dict[str, object] = {"summary": description, "summary_from": SUMMARY_FROM_PAGE}
+    if title:
+        fields["page_title"] = title
+    return fields
 
 
 def remove_source(name: str, *, embedder=None, update_index: bool = True) -> int:

@@ -14,12 +14,10 @@ total deadline (:mod:`mlsd.web`). Results are recorded in a :class:`mlsd.linksto
 from __future__ import annotations
 
 import email.utils
-import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 import requests
 
@@ -98,20 +96,12 @@ def check_links(
             if url not in due and found is not None:
                 results[url] = found
 
-    host_slots: dict[str, threading.Semaphore] = {}
-    slots_lock = threading.Lock()
-
-    def slot_for(url: str) -> threading.Semaphore:
-        host = _host(url)
-        with slots_lock:
-            if host not in host_slots:
-                host_slots[host] = threading.Semaphore(per_host)
-            return host_slots[host]
+    slots = web.HostSlots(per_host)
 
     def check(url: str) -> LinkStatus:
         if not is_web_url(url):
             return _status(url, "unknown", None, url, (), NOT_WEB_URL)
-        with slot_for(url):
+        with slots.slot(url):
             return check_one(url, timeout=timeout, deadline=seconds)
 
     pending: list[LinkStatus] = []
@@ -280,10 +270,3 @@ def _status(url, status, http_status, final_url, redirects, reason) -> LinkStatu
         reason=reason,
         checked_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-
-
-def _host(url: str) -> str:
-    parts = urlsplit(url)
-    return (parts.netloc or url).lower()
-
-

@@ -109,6 +109,13 @@ class Resource:
     source: str = "bundled"  # or the name of the imported list (library/<name>.json)
     tags: tuple[str, ...] = ()
     assigned: bool = False  # topics and steps filed automatically (mlsd.assign), not curated
+    summary_from: str | None = None  # "page": the summary is the linked page's own description (mlsd.enrich)
+    page_title: str | None = None  # the linked page's title, when the summary was taken from it
+
+    @property
+    def summary_from_page(self) -> bool:
+        """True when the summary is not the list's but the linked page's description: show it as such."""
+        return self.summary_from == "page"
 
     @property
     def filed(self) -> str:

@@ -6,7 +6,12 @@ One JSON file per imported list (format version 1)::
      "imported_at": "2026-12-02T10:00:00+00:00",
      "items": [{"id": "imp-case-studies-0123456789", "title": ..., "url": ..., "normalized_url": ...,
                 "company": ..., "year": 2020 | null, "tags": [...], "summary": ...,
+                "summary_from": "page", "page_title": ...,
                 "assigned": {"topics": ["cold-start"], "steps": ["modeling"]}}, ...]}
+
+``"summary_from": "page"`` says the summary is not the list's but the description the linked
+page gives of itself (``mlsd import --enrich``, :mod:`mlsd.enrich`), and ``page_title`` is that
+page's title; both are absent when the list gave the summary (or none), and from older files.
 
 ``assigned`` is where :mod:`mlsd.assign` filed the item (topic and flow step ids, nearest
 first; empty lists when nothing is close enough). It is absent from lists imported before
@@ -22,7 +27,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -168,10 +173,11 @@ def read_library(library_dir: Path, companies: Iterable[Company] = ()) -> list[L
                     filing = None
                 else:
                     topics, steps = tuple(filing.get("topics", ())), tuple(filing.get("steps", ()))
+            summary_from, page_title = _page_fields(raw, texts["summary"], lambda fld, message: bad(entry, fld, message))
             resources.append(Resource(
                 rid if isinstance(rid, str) else "", texts["title"], texts["url"], company, None, year, texts["summary"],
                 topics, steps, source=path.stem, tags=tuple(" ".join(t.split()) for t in tags if t.strip()),
-                assigned=filing is not None,
+                assigned=filing is not None, summary_from=summary_from, page_title=page_title,
             ))
         if len(problems) == before:
             sources.append(LibrarySource(path.stem, doc["origin"], doc["format"], doc["imported_at"], tuple(resources), path))
@@ -180,6 +186,29 @@ def read_library(library_dir: Path, companies: Iterable[Company] = ()) -> list[L
     return sources
 
 
+
+
+SUMMARY_FROM_PAGE = "page"
+
+
+def _page_fields(raw: dict[str, Any], summary: str, bad: Callable[[str, str], None]) -> tuple[str | None, str | None]:
+    """An item's ``summary_from`` and ``page_title``, checked (None when absent or malformed)."""
+    summary_from = raw.get("summary_from")
+    if summary_from is not None and summary_from != SUMMARY_FROM_PAGE:
+        bad("summary_from", f"is {summary_from!r:.100}, but the only value it takes is \"page\" (the summary was "
+                            "taken from the linked page). Remove the field if the list gave the summary.")
+        summary_from = None
+    elif summary_from == SUMMARY_FROM_PAGE and not summary:
+        bad("summary_from", "is \"page\", but the item has no summary. Remove the field, or import the list again "
+                            "with --enrich.")
+        summary_from = None
+    page_title = raw.get("page_title")
+    if page_title is not None and not isinstance(page_title, str):
+        bad("page_title", f"must be text (the linked page's title), got {page_title!r:.100}.")
+        page_title = None
+    elif page_title is not None:
+        page_title = " ".join(page_title.split()) or None
+    return summary_from, page_title
 
 
 def _valid_filing(filing: Any) -> bool:

@@ -41,6 +41,7 @@ def resources_frame(corpus: Corpus) -> pd.DataFrame:
             "kind": KIND_LABELS.get(r.kind, r.kind) if r.kind else None,
             "year": r.year,
             "summary": r.summary,
+            "summary_from": "page" if r.summary_from_page else "",  # the linked page's description (--enrich)
             "topics": ", ".join(corpus.topic_by_id[t].name for t in r.topics),
             "topic_ids": list(r.topics),
             "steps": list(r.steps),

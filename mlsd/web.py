@@ -194,6 +194,32 @@ def _shut(thing: Any) -> None:
             pass  # already closed, or not connected yet
 
 
+# -- politeness -------------------------------------------------------------------------------
+
+
+class HostSlots:
+    """At most ``per_host`` requests in flight to any one host, shared by the threads of a pool.
+
+    A list of fifty links to one site must not hammer it: each thread takes the slot of its URL's
+    ``host:port`` for the whole of that URL's requests (a redirect to another host still counts
+    against the first).
+    """
+
+    def __init__(self, per_host: int) -> None:
+        self.per_host = per_host
+        self._slots: dict[str, threading.Semaphore] = {}
+        self._lock = threading.Lock()
+
+    def slot(self, url: str) -> threading.Semaphore:
+        """The semaphore of ``url``'s host (``with slots.slot(url): ...``)."""
+        parts = urlsplit(url)
+        host = (parts.netloc or url).lower()
+        with self._lock:
+            if host not in self._slots:
+                self._slots[host] = threading.Semaphore(self.per_host)
+            return self._slots[host]
+
+
 # -- connections that check where they connect -----------------------------------------------
 
 

@@ -14,17 +14,27 @@ from mlsd.linkstore import LinkStore, archive_url
 from mlsd.model import Corpus
 from mlsd.progress import ProgressStore, Reading
 from mlsd.views import NO_COMPANY, NO_TOPIC, company_counts, company_label, csv_safe, html_text, reading_frame
-from ui.render import SHOW_CHOICES, link_badge, md_escape, md_link, reading_controls, save_reading, tidy_chart
+from ui.render import (
+    PAGE_SUMMARY,
+    SHOW_CHOICES,
+    link_badge,
+    md_escape,
+    md_link,
+    page_summary_caption,
+    reading_controls,
+    save_reading,
+    tidy_chart,
+)
 from ui.state import corpus_or_stop, reading_state
 from ui.urlstate import UrlParam, notice_ignored, sync_from_url, write_to_url
 
 # Table columns, in order; those that hold nothing for the rows shown are left out.
-COLUMNS = ["read", "bookmarked", "url", "company", "year", "summary", "note", "kind", "topics", "tags", "source", "link",
-           "archive"]
-OPTIONAL = ("year", "kind", "topics", "tags", "source", "link", "archive")
+COLUMNS = ["read", "bookmarked", "url", "company", "year", "summary", "summary_from", "note", "kind", "topics", "tags",
+           "source", "link", "archive"]
+OPTIONAL = ("year", "summary_from", "kind", "topics", "tags", "source", "link", "archive")
 EDITABLE = {"read": "read", "bookmarked": "bookmark", "note": "note"}
-EXPORT = ["title", "url", "company", "year", "kind", "topics", "tags", "source", "summary", "read", "bookmarked", "note",
-          "link"]
+EXPORT = ["title", "url", "company", "year", "kind", "topics", "tags", "source", "summary", "summary_from", "read",
+          "bookmarked", "note", "link"]
 STYLED_CELLS = 200_000  # under pandas' styler.render.max_elements (262,144), or the table would fail
 CARDS = 20  # cards per "show more" on a phone
 TOP_CHART = 20  # companies in the corpus chart
@@ -140,6 +150,9 @@ def resource_table(corpus: Corpus, shown: pd.DataFrame, store: ProgressStore | N
             "company": st.column_config.TextColumn("Company", width="small"),
             "year": st.column_config.TextColumn("Year", width=55),
             "summary": st.column_config.TextColumn("Summary", width="large"),
+            "summary_from": st.column_config.TextColumn(
+                "Summary from", width="small",
+                help=f"page: {PAGE_SUMMARY.lower()} (the list gave none; mlsd import --enrich)"),
             "note": st.column_config.TextColumn("Your note", width="medium", max_chars=2000),
             "kind": st.column_config.TextColumn("Kind", width="small"),
             "topics": st.column_config.TextColumn("Topics", width="medium",
@@ -165,6 +178,7 @@ def resource_cards(corpus: Corpus, shown: pd.DataFrame, store: ProgressStore | N
             st.markdown(f"**{md_link(row.title, row.url)}**  \n:gray[{md_escape(meta)}] {link_badge(row.url, row.link)}")
             if row.summary:
                 st.caption(md_escape(row.summary))
+                page_summary_caption(resource)
             reading_controls(store, resource, reading, "companies_card")
     if len(shown) > limit:
         if st.button(f"Show {min(CARDS, len(shown) - limit)} more of {len(shown) - limit}", key="companies_cards_more"):

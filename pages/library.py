@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from mlsd.errors import MlsdError, NameTakenError
-from mlsd.library import PRESETS, import_upload, import_url, list_sources, remove_source
+from mlsd.library import PRESETS, Enrich, import_upload, import_url, list_sources, remove_source
 from mlsd.links import check_links
 from mlsd.linkstore import STATUSES, LinkStore
 from mlsd.urls import is_web_url
@@ -31,7 +31,12 @@ def run_import(request: dict, replace: bool = False) -> None:
     def progress(done: int, total: int) -> None:
         bar.progress(done / max(total, 1), text=f"Embedding new items: {done} of {total}")
 
-    options = dict(name=request.get("name") or None, progress=progress, embedder=shared_embedder(), replace=replace)
+    def page_progress(done: int, total: int) -> None:
+        bar.progress(done / max(total, 1), text=f"Asking the linked pages for their descriptions: {done} of {total}")
+
+    enrich = Enrich(progress=page_progress) if request.get("enrich") else None
+    options = dict(name=request.get("name") or None, progress=progress, embedder=shared_embedder(), replace=replace,
+                   enrich=enrich)
     try:
         if request["kind"] == "upload":
             report = import_upload(request["data"], request["filename"], **options)
@@ -51,6 +56,11 @@ def run_import(request: dict, replace: bool = False) -> None:
     else:
         st.success(f"Imported {report.new} new items into '{md_escape(report.name)}' "
                    f"({report.duplicates} duplicates, {len(report.skipped)} skipped).", icon=":material/check:")
+    if report.enrichment is not None:
+        st.info(md_escape(report.enrichment.summary() + "."), icon=":material/language:")
+        if report.enrichment.examples:
+            with st.expander(f"{report.enrichment.failed} links without a description"):
+                st.text("\n".join(report.enrichment.examples))  # text: URLs and messages from the pages' servers
     if report.skipped:
         with st.expander(f"{len(report.skipped)} skipped rows"):
             st.text("\n".join(report.skipped[:200]))
@@ -62,13 +72,19 @@ with st.container(border=True):
                         placeholder="https://…/case_studies.csv")
     upload = st.file_uploader("…or a file", type=["csv", "md", "markdown", "txt"], key="library_upload")
     name = st.text_input("Name (optional, kebab-case)", key="library_name")
+    enrich = st.checkbox("Fetch each new link's page description", key="library_enrich", value=False,
+                         help="For lists that give titles only: each new link without a summary is asked for the "
+                              "description its page gives (first 256 kB, at most 2 requests at a time per site, "
+                              "2 minutes in all). It is searched and shown as taken from the page. A page that "
+                              "fails leaves its item without a summary; the import goes on.")
     clicked = st.button("Import", key="import_list", icon=":material/download:")
     if clicked:
         st.session_state.pop(CONFIRM, None)
         if upload is not None:
-            run_import({"kind": "upload", "data": upload.getvalue(), "filename": upload.name, "name": name.strip()})
+            run_import({"kind": "upload", "data": upload.getvalue(), "filename": upload.name, "name": name.strip(),
+                        "enrich": enrich})
         elif is_web_url(url.strip()):
-            run_import({"kind": "url", "source": url.strip(), "name": name.strip()})
+            run_import({"kind": "url", "source": url.strip(), "name": name.strip(), "enrich": enrich})
         elif url.strip():
             # Only web addresses: a path would be read on the machine that runs the app, not yours.
             st.error("Give an http:// or https:// address, or upload the file.", icon=":material/error:")
@@ -96,7 +112,7 @@ for preset in PRESETS.values():
                      f":gray[{md_escape(preset.url)}]")
     if cols[1].button("Import", key=f"preset_{preset.name}", icon=":material/download:"):
         st.session_state.pop(CONFIRM, None)
-        run_import({"kind": "url", "source": preset.name})
+        run_import({"kind": "url", "source": preset.name, "enrich": st.session_state.get("library_enrich", False)})
 
 st.subheader("Imported lists")
 try:
@@ -108,7 +124,9 @@ if not sources:
     st.caption("None yet: import a list above. Imported items appear in search, companies and related results.")
 for source in sources:
     cols = st.columns([5, 1], vertical_alignment="center")
-    cols[0].markdown(f"**{md_escape(source.name)}**: {len(source.resources)} items, imported "
+    from_pages = sum(1 for r in source.resources if r.summary_from_page)
+    described = f" ({from_pages} described by their pages)" if from_pages else ""
+    cols[0].markdown(f"**{md_escape(source.name)}**: {len(source.resources)} items{described}, imported "
                      f"{md_escape(source.imported_at)}  \n:gray[{md_escape(source.origin)}]")
     if cols[1].button("Remove", key=f"remove_{source.name}", icon=":material/delete:"):
         try:

@@ -23,7 +23,7 @@ from mlsd.views import (
     map_frame,
     map_groups,
 )
-from ui.render import md_escape, md_link, reading_controls, tidy_chart
+from ui.render import md_escape, md_link, page_summary_caption, reading_controls, tidy_chart
 from ui.state import corpus_or_stop, engine_or_stop, reading_state
 from ui.urlstate import UrlParam, notice_ignored, sync_from_url, write_to_url
 
@@ -132,6 +132,7 @@ def open_point(corpus: Corpus, item_id: str) -> None:
                     f"{' · from ' + md_escape(item.source) if item.source != 'bundled' else ''}]")
         if item.summary:
             st.markdown(md_escape(item.summary))
+            page_summary_caption(corpus.resource_by_id.get(item.id))
         if item.url:
             st.link_button("Open the case study", item.url, icon=":material/open_in_new:", type="primary")
         for topic_id in item.topics:

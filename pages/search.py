@@ -19,6 +19,7 @@ from ui.render import (
     highlight,
     item_title,
     md_escape,
+    page_summary_caption,
     reading_controls,
     render_hit_list,
 )
@@ -168,6 +169,7 @@ def hit_card(n: int, hit: Hit, engine: SearchEngine, request: Request, links: Li
         summary = hit.summary if len(hit.summary) <= 400 else hit.summary[:400].rsplit(" ", 1)[0] + "…"
         st.markdown(highlight(summary, engine.tokenizer.spans(summary, hit.matched_terms)))
         resource = engine.corpus.resource_by_id.get(hit.id)
+        page_summary_caption(resource)
         if resource is not None and resource.tags:
             st.caption("Tags: " + md_escape(", ".join(resource.tags)))
         if hit.matched_terms:

@@ -229,7 +229,7 @@ def test_resolve_company(corpus, name, expected):
 
 def test_resources_frame(corpus):
     frame = resources_frame(corpus)
-    assert list(frame.columns) == ["id", "title", "url", "company", "company_id", "kind", "year", "summary",
+    assert list(frame.columns) == ["id", "title", "url", "company", "company_id", "kind", "year", "summary", "summary_from",
                                    "topics", "topic_ids", "steps", "source", "tags"]
     assert len(frame) == len(corpus.resources) == 50
     assert str(frame["year"].dtype) == "Int64"

@@ -165,6 +165,18 @@ def resource_meta(resource: Resource, company: str | None) -> str:
     return " · ".join(parts)
 
 
+PAGE_SUMMARY = "Description taken from the linked page"
+
+
+def page_summary_caption(resource: Resource | None) -> None:
+    """Say so under a summary the list did not give but the linked page did (``mlsd import --enrich``):
+    the page's own words, maybe its marketing, not the list author's. Nothing for other summaries."""
+    if resource is None or not resource.summary_from_page:
+        return
+    title = f", titled “{md_escape(resource.page_title)}”" if resource.page_title else ""
+    st.caption(f":material/language: {PAGE_SUMMARY}{title}")
+
+
 def render_filed(resources: list[Resource], where: str, company_name: Callable[[str | None], str | None], key: str,
                  store: ProgressStore | None = None, reading: dict[str, Reading] | None = None) -> None:
     """The section of imported case studies filed automatically under a topic or step (nothing
