@@ -59,13 +59,16 @@ def l2_normalize(rows: np.ndarray) -> np.ndarray:
 
 
 def onnxruntime_version() -> str | None:
-    """The installed onnxruntime's version without importing it (None when not installed)."""
-    from importlib import metadata
+    """The installed onnxruntime's version (None when not installed).
 
+    From the module itself, which the query path imports next anyway: ``importlib.metadata``
+    took ~25 ms of a cold search to import and scan the installed distributions.
+    """
     try:
-        return metadata.version("onnxruntime")
-    except metadata.PackageNotFoundError:
+        import onnxruntime
+    except ModuleNotFoundError:
         return None
+    return str(onnxruntime.__version__)
 
 
 def check_entry(entry: object, folder: Path) -> Path:
