@@ -131,11 +131,19 @@ def quantize(token_lists: Sequence[np.ndarray], max_tokens: int = MAX_TOKENS,
     kept = [t.reshape(-1, width) for t in kept]
     offsets = np.zeros(len(kept) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(t) for t in kept])
-    rows = np.concatenate(kept) if kept else np.zeros((0, width), dtype=np.float32)
-    peak = np.abs(rows).max(axis=1) if len(rows) else np.zeros(0, dtype=np.float32)
-    scales = (np.maximum(peak, 1e-8) / 127.0).astype(np.float16)
-    # Divide by the float16 scale actually stored, so rounding errors do not add up.
-    quantized = np.clip(np.rint(rows / scales.astype(np.float32)[:, None]), -127, 127).astype(np.int8)
+    total = int(offsets[-1])
+    quantized = np.empty((total, width), dtype=np.int8)
+    scales = np.empty(total, dtype=np.float16)
+    # Item by item, straight into the int8 rows: one big float32 copy of every token (~180 MB
+    # for the case-study list) and five passes over it took 1.3 s of a 2,430-row import.
+    for t, start in zip(kept, offsets[:-1]):
+        if not len(t):
+            continue
+        end = start + len(t)
+        scale = (np.maximum(np.abs(t).max(axis=1), 1e-8) / 127.0).astype(np.float16)
+        scales[start:end] = scale
+        # Divide by the float16 scale actually stored, so rounding errors do not add up.
+        quantized[start:end] = np.clip(np.rint(t / scale.astype(np.float32)[:, None]), -127, 127)
     return TokenStore(quantized, scales, offsets)
 
 
