@@ -55,6 +55,8 @@ def sha256_matches(path: Path, sha256: str) -> bool:
     after = path.stat()
     settled = time.time_ns() - max(after.st_mtime_ns, after.st_ctime_ns) > SETTLE_SECONDS * 1e9
     if _identity(after) == _identity(before) and settled:
+        # Files gone since (an index's older builds) leave the stamps with them.
+        stamps = {name: stamp for name, stamp in stamps.items() if (path.parent / name).exists()}
         stamps[path.name] = [sha256, *_identity(after)]
         try:
             atomic_write_bytes(path.parent / STAMPS, json.dumps(stamps).encode("utf-8"))
