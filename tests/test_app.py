@@ -440,6 +440,33 @@ def test_a_stale_value_echoed_after_another_tabs_click_does_not_undo_it(corpus, 
     assert at.checkbox(key=key).value is False
 
 
+def test_an_echo_after_the_following_run_was_interrupted_before_drawing_the_box_is_not_saved(corpus, progress_home):
+    """A rerun can stop the run that moved a box to the database's value before that run drew
+    the box: the browser never got the new value and sends its old one with a later rerun, whose
+    callback still has the arguments of the older run that drew the box. That is an echo too (the
+    remaining lost bookmark of the two-tab contention test, issue #10)."""
+    from ui.render import _FOLLOWED, _SHOWN
+
+    resource = corpus.resource_by_id["google-intro-to-pagerank"]
+    key = f"search_bookmark_{resource.id}"
+    at = open_page("pages/search.py", q="pagerank")
+    assert at.checkbox(key=key).value is False
+    progress_home.set_bookmark(resource)  # the other tab
+    # What the interrupted run left: the box followed the database, and was not drawn.
+    at.session_state[key] = True
+    at.session_state[_SHOWN] = {**at.session_state[_SHOWN], key: True}
+    at.session_state[_FOLLOWED] = {key: (False, True, None)}
+    at.checkbox(key=key).uncheck().run()  # the browser's old value, with the next rerun
+    assert not at.exception, at.exception
+    assert progress_home.reading(resource).bookmarked, "the echo undid the other tab's bookmark"
+    assert at.checkbox(key=key).value is True
+    at.run()  # a quiet run: the box stays as the database says
+    assert at.checkbox(key=key).value is True and progress_home.reading(resource).bookmarked
+    at.checkbox(key=key).uncheck().run()  # now the user, who sees it ticked, unticks it
+    assert not progress_home.reading(resource).bookmarked
+    assert at.checkbox(key=key).value is False
+
+
 # -- practice that teaches: hints, sketch, self-score, attempts ---------------------------------------
 def feature_store_session(store, corpus, finished: bool = False, now: float | None = None) -> int:
     question = corpus.question_by_id["q-feature-store"]

@@ -253,20 +253,27 @@ def _save_widget(store: ProgressStore, item: Any, what: str, key: str, saved: An
     """Save a read / bookmark / note widget's new value; if it cannot be saved, the widget goes
     back to the saved value, so what the page shows is always what is stored."""
     followed = st.session_state.get(_FOLLOWED, {}).get(key)
-    if followed and followed == (st.session_state.get(key), st.session_state.get(RUN_NUMBER)):
-        # An echo, not a click: the previous run moved this widget to the database's value (another
-        # tab changed it), and the browser, which had not drawn that yet, sent its old value back
-        # with the next rerun. Saving it would undo the other tab's click (seen in a test).
-        st.session_state[key] = saved
+    if (followed and followed[0] == st.session_state.get(key)
+            and followed[2] in (None, st.session_state.get(RUN_NUMBER))):
+        # An echo, not a click: a run moved this widget to the database's value (another tab
+        # changed it), and the browser, which had not drawn that yet, sent its old value back.
+        # Saving it would undo the other tab's click (seen in a test). The browser may not have
+        # it yet for one run after the widget was drawn, or for as long as no run drew it (a
+        # rerun interrupted the run that followed the database before it reached this widget;
+        # ``saved`` is then older than the value followed, so the widget goes back to the latter).
+        st.session_state[key] = followed[1]
         return
     if save_reading(store, item, what, st.session_state.get(key)):
         st.session_state.setdefault(_SHOWN, {})[key] = st.session_state.get(key)
+        st.session_state.get(_FOLLOWED, {}).pop(key, None)
     else:
         st.session_state[key] = saved
 
 
 _SHOWN = "_reading_widgets_shown"  # widget key -> the stored value it was last drawn with
-_FOLLOWED = "_reading_widgets_followed"  # widget key -> (its value before it followed the database, run number)
+# widget key -> (its value before it followed the database, the value it followed to, the run
+# that drew it since or None)
+_FOLLOWED = "_reading_widgets_followed"
 RUN_NUMBER = "_reading_run"  # session key: counts the runs that drew reading controls
 READING_STALE = "_reading_stale"  # session key: True when this run shows the last progress read, not the database
 
@@ -300,11 +307,19 @@ def _sync_widget(store: ProgressStore, item: Any, what: str, key: str, stored: A
                 st.session_state[key] = stored
         elif current != stored:
             st.session_state[key] = stored
-            st.session_state.setdefault(_FOLLOWED, {})[key] = (current, st.session_state.get(RUN_NUMBER))
+            st.session_state.setdefault(_FOLLOWED, {})[key] = (current, stored, None)  # not drawn yet
     else:
         st.session_state[key] = stored
+        st.session_state.get(_FOLLOWED, {}).pop(key, None)  # a fresh widget: the browser has no old value
     shown[key] = stored
     return stored
+
+
+def _drawn(key: str) -> None:
+    """Note the run that sent a widget which followed the database to the browser (see _save_widget)."""
+    followed = st.session_state.get(_FOLLOWED, {})
+    if key in followed and followed[key][2] is None:
+        followed[key] = (*followed[key][:2], st.session_state.get(RUN_NUMBER))
 
 
 def reading_controls(store: ProgressStore | None, item: Any, reading: dict[str, Reading], key: str) -> None:
@@ -324,11 +339,14 @@ def reading_controls(store: ProgressStore | None, item: Any, reading: dict[str, 
     note = _sync_widget(store, item, "note", note_key, state.note if state else "")
     row.checkbox("Read", key=read_key, width="content",
                  on_change=_save_widget, args=(store, item, "read", read_key, read))
+    _drawn(read_key)
     row.checkbox("Bookmark", key=mark_key, width="content",
                  on_change=_save_widget, args=(store, item, "bookmark", mark_key, marked))
+    _drawn(mark_key)
     with row.popover("Note ✎" if note else "Add note", width="content"):
         st.text_area("Your note on this resource", key=note_key, max_chars=2000, height=100,
                      on_change=_save_widget, args=(store, item, "note", note_key, note),
                      help="Saved when you leave the box or press Ctrl+Enter")
+    _drawn(note_key)
     if note:
         st.caption(f"Your note: {md_escape(note)}")
