@@ -455,7 +455,7 @@ def test_an_echo_after_the_following_run_was_interrupted_before_drawing_the_box_
     # What the interrupted run left: the box followed the database, and was not drawn.
     at.session_state[key] = True
     at.session_state[_SHOWN] = {**at.session_state[_SHOWN], key: True}
-    at.session_state[_FOLLOWED] = {key: (False, True, None)}
+    at.session_state[_FOLLOWED] = {key: (False, True, None, False)}
     at.checkbox(key=key).uncheck().run()  # the browser's old value, with the next rerun
     assert not at.exception, at.exception
     assert progress_home.reading(resource).bookmarked, "the echo undid the other tab's bookmark"

@@ -262,6 +262,11 @@ def _save_widget(store: ProgressStore, item: Any, what: str, key: str, saved: An
         # rerun interrupted the run that followed the database before it reached this widget;
         # ``saved`` is then older than the value followed, so the widget goes back to the latter).
         st.session_state[key] = followed[1]
+        # Set again, so not in the browser again until a run draws it: a rerun can stop this run
+        # before it does, and the browser then sends the old value once more (seen in the log of
+        # a failing contention run, two runs after the first echo). Once drawn, the next change
+        # is the user's: someone who sees the box ticked again and unticks it means it.
+        st.session_state[_FOLLOWED][key] = (followed[0], followed[1], None, True)
         return
     if save_reading(store, item, what, st.session_state.get(key)):
         st.session_state.setdefault(_SHOWN, {})[key] = st.session_state.get(key)
@@ -272,7 +277,7 @@ def _save_widget(store: ProgressStore, item: Any, what: str, key: str, saved: An
 
 _SHOWN = "_reading_widgets_shown"  # widget key -> the stored value it was last drawn with
 # widget key -> (its value before it followed the database, the value it followed to, the run
-# that drew it since or None)
+# that drew it since or None, whether it was set back after an echo)
 _FOLLOWED = "_reading_widgets_followed"
 RUN_NUMBER = "_reading_run"  # session key: counts the runs that drew reading controls
 READING_STALE = "_reading_stale"  # session key: True when this run shows the last progress read, not the database
@@ -307,7 +312,7 @@ def _sync_widget(store: ProgressStore, item: Any, what: str, key: str, stored: A
                 st.session_state[key] = stored
         elif current != stored:
             st.session_state[key] = stored
-            st.session_state.setdefault(_FOLLOWED, {})[key] = (current, stored, None)  # not drawn yet
+            st.session_state.setdefault(_FOLLOWED, {})[key] = (current, stored, None, False)  # not drawn yet
     else:
         st.session_state[key] = stored
         st.session_state.get(_FOLLOWED, {}).pop(key, None)  # a fresh widget: the browser has no old value
@@ -319,7 +324,10 @@ def _drawn(key: str) -> None:
     """Note the run that sent a widget which followed the database to the browser (see _save_widget)."""
     followed = st.session_state.get(_FOLLOWED, {})
     if key in followed and followed[key][2] is None:
-        followed[key] = (*followed[key][:2], st.session_state.get(RUN_NUMBER))
+        if followed[key][3]:
+            del followed[key]  # set back after an echo, and now drawn: the guard is done
+        else:
+            followed[key] = (*followed[key][:2], st.session_state.get(RUN_NUMBER), False)
 
 
 def reading_controls(store: ProgressStore | None, item: Any, reading: dict[str, Reading], key: str) -> None:
