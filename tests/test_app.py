@@ -467,6 +467,28 @@ def test_an_echo_after_the_following_run_was_interrupted_before_drawing_the_box_
     assert at.checkbox(key=key).value is False
 
 
+def test_an_echo_that_arrives_without_its_callback_is_not_saved_either(corpus, progress_home):
+    """The same echo, when Streamlit takes the browser's old value without calling the widget's
+    callback (seen in a failing contention run's log): the next run finds the old value in the box
+    and must not save it as a change the user made."""
+    from ui.render import _FOLLOWED, _SHOWN
+
+    resource = corpus.resource_by_id["google-intro-to-pagerank"]
+    key = f"search_bookmark_{resource.id}"
+    at = open_page("pages/search.py", q="pagerank")
+    progress_home.set_bookmark(resource)  # the other tab
+    # The box followed the database (not drawn yet), then the browser's old value came back.
+    at.session_state[key] = False
+    at.session_state[_SHOWN] = {**at.session_state[_SHOWN], key: True}
+    at.session_state[_FOLLOWED] = {key: (False, True, None, False)}
+    at.run()
+    assert not at.exception, at.exception
+    assert progress_home.reading(resource).bookmarked, "the echo undid the other tab's bookmark"
+    assert at.checkbox(key=key).value is True
+    at.checkbox(key=key).uncheck().run()  # the user, who sees it ticked, unticks it
+    assert not progress_home.reading(resource).bookmarked
+
+
 # -- practice that teaches: hints, sketch, self-score, attempts ---------------------------------------
 def feature_store_session(store, corpus, finished: bool = False, now: float | None = None) -> int:
     question = corpus.question_by_id["q-feature-store"]

@@ -252,27 +252,38 @@ def show_progress_error() -> None:
 def _save_widget(store: ProgressStore, item: Any, what: str, key: str, saved: Any) -> None:
     """Save a read / bookmark / note widget's new value; if it cannot be saved, the widget goes
     back to the saved value, so what the page shows is always what is stored."""
-    followed = st.session_state.get(_FOLLOWED, {}).get(key)
-    if (followed and followed[0] == st.session_state.get(key)
-            and followed[2] in (None, st.session_state.get(RUN_NUMBER))):
-        # An echo, not a click: a run moved this widget to the database's value (another tab
-        # changed it), and the browser, which had not drawn that yet, sent its old value back.
-        # Saving it would undo the other tab's click (seen in a test). The browser may not have
-        # it yet for one run after the widget was drawn, or for as long as no run drew it (a
-        # rerun interrupted the run that followed the database before it reached this widget;
-        # ``saved`` is then older than the value followed, so the widget goes back to the latter).
-        st.session_state[key] = followed[1]
-        # Set again, so not in the browser again until a run draws it: a rerun can stop this run
-        # before it does, and the browser then sends the old value once more (seen in the log of
-        # a failing contention run, two runs after the first echo). Once drawn, the next change
-        # is the user's: someone who sees the box ticked again and unticks it means it.
-        st.session_state[_FOLLOWED][key] = (followed[0], followed[1], None, True)
+    if _echoed(key, st.session_state.get(key), st.session_state.get(RUN_NUMBER)):
+        _set_back(key)
         return
     if save_reading(store, item, what, st.session_state.get(key)):
         st.session_state.setdefault(_SHOWN, {})[key] = st.session_state.get(key)
         st.session_state.get(_FOLLOWED, {}).pop(key, None)
     else:
         st.session_state[key] = saved
+
+
+def _echoed(key: str, value: Any, last_run: Any) -> bool:
+    """Whether ``value`` is the browser sending back what a widget showed before a run moved it
+    to the database's value (another tab, or another copy of the item on this page, changed it),
+    rather than the user's change. Saving such an echo undid the other tab's click (seen in the
+    contention test). The browser may not have the new value for one run after a run drew the
+    widget (``last_run``: the run before this one), or for as long as no run drew it: a rerun can
+    stop the run that followed the database before it reached the widget. Streamlit then calls
+    the widget's callback, or (seen in a failing run's log) does not, and the next run finds the
+    old value in the widget: both paths ask here.
+    """
+    followed = st.session_state.get(_FOLLOWED, {}).get(key)
+    return bool(followed) and followed[0] == value and followed[2] in (None, last_run)
+
+
+def _set_back(key: str) -> None:
+    """Give an echoed widget back the value it followed, and guard it again until a run draws it:
+    the browser sent the old value once more, two runs after a first echo, in a failing run's log.
+    Once drawn, the next change is the user's: someone who sees the box ticked again and unticks
+    it means it."""
+    old, new, _run, _again = st.session_state[_FOLLOWED][key]
+    st.session_state[key] = new
+    st.session_state[_FOLLOWED][key] = (old, new, None, True)
 
 
 _SHOWN = "_reading_widgets_shown"  # widget key -> the stored value it was last drawn with
@@ -299,12 +310,18 @@ def _sync_widget(store: ProgressStore, item: Any, what: str, key: str, stored: A
         # before this session's latest saves: following it would untick a box whose click was
         # just saved. Keep what the page shows; only a change nobody saved yet is saved now.
         current = st.session_state[key]
+        if current != shown[key] and _echoed(key, current, st.session_state.get(RUN_NUMBER, 0) - 1):
+            _set_back(key)
+            current = st.session_state[key]
         if current != shown[key] and not save_reading(store, item, what, current):
             st.session_state[key] = current = shown[key]
         shown[key] = current
         return current
     if key in st.session_state and key in shown:
         current = st.session_state[key]
+        if current != shown[key] and _echoed(key, current, st.session_state.get(RUN_NUMBER, 0) - 1):
+            _set_back(key)  # an echo whose callback Streamlit skipped
+            current = st.session_state[key]
         if current != shown[key] and current != stored:
             if save_reading(store, item, what, current):
                 stored = current
