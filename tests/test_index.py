@@ -116,7 +116,14 @@ def manifest_of(folder: Path) -> dict:
 
 
 def index_files(folder: Path) -> set[str]:
-    return {p.name for p in folder.iterdir()}
+    """The index folder's files, less the cache of files already hashed (mlsd.stamps), whose
+    entries must name files that exist."""
+    from mlsd.stamps import STAMPS
+
+    names = {p.name for p in folder.iterdir()}
+    if STAMPS in names:
+        assert set(json.loads((folder / STAMPS).read_text())) <= names
+    return names - {STAMPS}
 
 
 def referenced(folder: Path) -> set[str]:
