@@ -46,20 +46,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from eval_search import corpora_dir  # noqa: E402  (beside this file: where the real lists are)
 
-
-def _corpora() -> Path:
-    """$MLSD_CORPORA, else a `shared/corpora` beside the project or its parent folder (a worktree
-    lies one level deeper), as eval_search.py finds it."""
-    if os.environ.get("MLSD_CORPORA", "").strip():
-        return Path(os.environ["MLSD_CORPORA"]).expanduser()
-    for base in (ROOT.parent, ROOT.parent.parent):
-        if (base / "shared" / "corpora").is_dir():
-            return base / "shared" / "corpora"
-    return ROOT.parent / "shared" / "corpora"
-
-
-CSV_PATH = _corpora() / "case-studies" / "case_studies.csv"
+CSV_PATH = corpora_dir(None) / "case-studies" / "case_studies.csv"
 QUERIES_FILE = Path(__file__).resolve().parent / "queries.yaml"
 TARGETS = {
     "hybrid_p50_ms_bundled": 20.0,
